@@ -1,0 +1,21 @@
+"""mq: an MQTT 5.0 and 3.1.1 client for CPython, MicroPython and CircuitPython."""
+
+from .codes import AT_LEAST_ONCE, AT_MOST_ONCE, EXACTLY_ONCE, V50, V311, ReasonCode, reason_name
+from .errors import (
+    BadUsernameOrPassword, ClientDisconnected, ConnectionRefused, DisconnectError, IdentifierRejected,
+    MalformedPacket, MQTTError, NotAuthorized, PacketTooLarge, ProtocolError, ServerUnavailable,
+    SubscriptionFailed, UnacceptableProtocolVersion,
+)
+from .wire_packets import Message, Will
+from .wire_props import Properties
+from .wire_topic import match_topic
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AT_LEAST_ONCE", "AT_MOST_ONCE", "EXACTLY_ONCE", "V50", "V311", "BadUsernameOrPassword",
+    "ClientDisconnected", "ConnectionRefused", "DisconnectError", "IdentifierRejected",
+    "MQTTError", "MalformedPacket", "Message", "NotAuthorized", "PacketTooLarge", "Properties",
+    "ProtocolError", "ReasonCode", "ServerUnavailable", "SubscriptionFailed",
+    "UnacceptableProtocolVersion", "Will", "match_topic", "reason_name",
+]

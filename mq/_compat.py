@@ -1,0 +1,71 @@
+"""The only platform seam of mq: what MicroPython and CPython spell differently."""
+
+try:
+    from micropython import const  # type: ignore[import-not-found,unused-ignore]
+
+    MICROPYTHON = True
+except ImportError:
+    from mq_cpython_shim.micropython import const
+
+    MICROPYTHON = False
+
+try:
+    from time import ticks_add, ticks_diff, ticks_ms  # type: ignore[attr-defined,unused-ignore]
+except ImportError:
+    from mq_cpython_shim import ticks_add, ticks_diff, ticks_ms
+
+try:
+    from asyncio import sleep_ms  # type: ignore[attr-defined,unused-ignore]
+except ImportError:
+    from mq_cpython_shim import sleep_ms
+
+__all__ = ["MICROPYTHON", "const", "decode_utf8", "sleep_ms", "ticks_add", "ticks_diff", "ticks_ms"]
+
+
+def _valid_utf8(b: "bytes | memoryview") -> bool:
+    # MicroPython's decoder accepts overlong forms, surrogates and code points above
+    # U+10FFFF, all of which MQTT forbids (MQTT-1.5.4-1); check them by hand.
+    i = 0
+    n = len(b)
+    while i < n:
+        c = b[i]
+        if c < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= c <= 0xDF:
+            k = 1
+            lo = 0x80
+            hi = 0xBF
+        elif 0xE0 <= c <= 0xEF:
+            k = 2
+            lo = 0xA0 if c == 0xE0 else 0x80
+            hi = 0x9F if c == 0xED else 0xBF
+        elif 0xF0 <= c <= 0xF4:
+            k = 3
+            lo = 0x90 if c == 0xF0 else 0x80
+            hi = 0x8F if c == 0xF4 else 0xBF
+        else:
+            return False
+        if i + k >= n:
+            return False
+        c = b[i + 1]
+        if c < lo or c > hi:
+            return False
+        for j in range(i + 2, i + k + 1):
+            if b[j] & 0xC0 != 0x80:
+                return False
+        i += k + 1
+    return True
+
+
+def decode_utf8(b: "bytes | memoryview") -> str:
+    """Decode an MQTT UTF-8 string; raise ValueError on anything MQTT forbids."""
+    try:
+        s = str(b, "utf-8")
+    except UnicodeError:
+        raise ValueError("invalid UTF-8") from None
+    if MICROPYTHON and len(s) != len(b) and not _valid_utf8(b):
+        raise ValueError("invalid UTF-8")
+    if "\x00" in s:
+        raise ValueError("U+0000 in UTF-8 string")
+    return s
