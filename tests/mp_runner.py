@@ -8,11 +8,9 @@ Result lines are "@@ PASS|FAIL|SKIP module::test", a failure's traceback first.
 
 import sys
 
-_root = __file__.rsplit("/", 2)[0] if "/" in __file__ else "."
-if _root.endswith("/tests"):
-    _root = _root[:-6]
-sys.path.insert(0, _root + "/tests/portable")
-sys.path.insert(0, _root)
+_tests = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+sys.path.insert(0, _tests + "/portable")
+sys.path.insert(0, _tests + "/..")
 
 import gc  # noqa: E402
 
