@@ -2,9 +2,19 @@
 
 from .codes import AT_LEAST_ONCE, AT_MOST_ONCE, EXACTLY_ONCE, V50, V311, ReasonCode, reason_name
 from .errors import (
-    BadUsernameOrPassword, ClientDisconnected, ConnectionRefused, DisconnectError, IdentifierRejected,
-    MalformedPacket, MQTTError, NotAuthorized, PacketTooLarge, ProtocolError, ServerUnavailable,
-    SubscriptionFailed, UnacceptableProtocolVersion,
+    BadUsernameOrPassword,
+    ClientDisconnected,
+    ConnectionRefused,
+    DisconnectError,
+    IdentifierRejected,
+    MalformedPacket,
+    MQTTError,
+    NotAuthorized,
+    PacketTooLarge,
+    ProtocolError,
+    ServerUnavailable,
+    SubscriptionFailed,
+    UnacceptableProtocolVersion,
 )
 from .wire_packets import Message, Will
 from .wire_props import Properties

@@ -22,7 +22,7 @@ except ImportError:
 __all__ = ["MICROPYTHON", "const", "decode_utf8", "sleep_ms", "ticks_add", "ticks_diff", "ticks_ms"]
 
 
-def _valid_utf8(b: "bytes | memoryview") -> bool:
+def _valid_utf8(b: "bytes | bytearray | memoryview") -> bool:
     # MicroPython's decoder accepts overlong forms, surrogates and code points above
     # U+10FFFF, all of which MQTT forbids (MQTT-1.5.4-1); check them by hand.
     i = 0
@@ -58,7 +58,7 @@ def _valid_utf8(b: "bytes | memoryview") -> bool:
     return True
 
 
-def decode_utf8(b: "bytes | memoryview") -> str:
+def decode_utf8(b: "bytes | bytearray | memoryview") -> str:
     """Decode an MQTT UTF-8 string; raise ValueError on anything MQTT forbids."""
     try:
         s = str(b, "utf-8")

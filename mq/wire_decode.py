@@ -8,14 +8,31 @@ size limit is checked from the fixed header, before the body is looked at.
 
 from ._compat import const
 from .codes import (
-    AUTH_CODES, CONNACK_CODES, DISCONNECT_CODES, PUBACK_CODES, PUBREL_CODES, SUBACK_CODES,
-    UNSUBACK_CODES, V311_SUBACK_CODES, V50,
+    AUTH_CODES,
+    CONNACK_CODES,
+    DISCONNECT_CODES,
+    PUBACK_CODES,
+    PUBREL_CODES,
+    SUBACK_CODES,
+    UNSUBACK_CODES,
+    V50,
+    V311_SUBACK_CODES,
 )
 from .errors import MalformedPacket, PacketTooLarge, ProtocolError
 from .wire_buf import Reader
 from .wire_packets import (
-    PINGREQ_PACKET, PINGRESP_PACKET, Ack, Auth, Connack, Connect, Disconnect, Message, SubAck,
-    Subscribe, Unsubscribe, Will,
+    PINGREQ_PACKET,
+    PINGRESP_PACKET,
+    Ack,
+    Auth,
+    Connack,
+    Connect,
+    Disconnect,
+    Message,
+    SubAck,
+    Subscribe,
+    Unsubscribe,
+    Will,
 )
 from .wire_props import WILL, read_properties
 from .wire_topic import topic_name_error

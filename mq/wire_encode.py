@@ -6,11 +6,21 @@ every field a caller could get wrong.
 """
 
 from ._compat import const
-from .codes import V50
 from .wire_buf import encode_str, put_bin, put_u16, put_varint, varint_size
 from .wire_packets import (
-    AUTH, CONNACK, CONNECT, DISCONNECT, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC,
-    PUBREL, SUBACK, SUBSCRIBE, UNSUBACK, UNSUBSCRIBE,
+    AUTH,
+    CONNACK,
+    CONNECT,
+    DISCONNECT,
+    PINGREQ,
+    PINGRESP,
+    PUBACK,
+    PUBCOMP,
+    PUBLISH,
+    SUBACK,
+    SUBSCRIBE,
+    UNSUBACK,
+    UNSUBSCRIBE,
 )
 from .wire_props import NO_PROPERTIES, WILL, EncodedProperties
 from .wire_topic import check_topic_filter, check_topic_name

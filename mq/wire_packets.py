@@ -104,9 +104,8 @@ class Connect(Packet):
     def __repr__(self) -> str:
         # Credentials never reach a log.
         pw = None if self.password is None else "***"
-        return "CONNECT(client_id=%r, version=%d, clean_start=%r, keepalive=%d, username=%r, password=%s, will=%r)" % (
-            self.client_id, self.version, self.clean_start, self.keepalive, self.username, pw, self.will,
-        )
+        return "CONNECT(client_id=%r, version=%d, clean_start=%r, keepalive=%d, username=%r, password=%s, " \
+            "will=%r)" % (self.client_id, self.version, self.clean_start, self.keepalive, self.username, pw, self.will)
 
 
 class Connack(Packet):
@@ -235,4 +234,5 @@ RETAIN_AS_PUBLISHED = const(0x08)
 def subscription_options(
     qos: int, no_local: bool = False, retain_as_published: bool = False, retain_handling: int = 0
 ) -> int:
-    return qos | (NO_LOCAL if no_local else 0) | (RETAIN_AS_PUBLISHED if retain_as_published else 0) | (retain_handling << 4)
+    rap = RETAIN_AS_PUBLISHED if retain_as_published else 0
+    return qos | (NO_LOCAL if no_local else 0) | rap | (retain_handling << 4)

@@ -123,11 +123,12 @@ class Properties:
         for name, value in fields.items():
             if name not in _NAMES:
                 raise TypeError("unknown property: " + name)
+            v = value
             if name == "user_properties":
-                value = user_props_list(value)
+                v = user_props_list(value)
             elif name == "subscription_identifier" and isinstance(value, int):
-                value = [value]
-            setattr(self, name, value)
+                v = [value]
+            setattr(self, name, v)
 
     def get_user_property(self, key: str) -> "Optional[str]":
         """The first value given for key, or None."""
@@ -206,7 +207,7 @@ class EncodedProperties:
     def __init__(self, props: "Optional[Properties]", ptype: int) -> None:
         self.entries = _encoded(props, ptype) if props is not None else []
         n = 0
-        for pid, t, v in self.entries:
+        for _, t, v in self.entries:
             n += 1
             if t == _BYTE:
                 n += 1

@@ -69,7 +69,7 @@ def _run_module(module: str, env: dict[str, str]) -> dict[str, tuple[str, str]]:
 @pytest.mark.skipif(MP is None, reason="micropython binary not installed")
 @pytest.mark.parametrize("test_id", TESTS)
 def test_micropython(test_id: str, mp_env: dict[str, str]) -> None:
-    module = test_id.split("::")[0]
+    module = test_id.split("::", maxsplit=1)[0]
     assert module != "<collection>", "collection failed on MicroPython: " + test_id
     if module not in _results:
         _results[module] = _run_module(module, mp_env)

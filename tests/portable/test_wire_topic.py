@@ -3,7 +3,13 @@
 from support import raises
 
 from mq import Properties, match_topic
-from mq.wire_topic import check_topic_filter, check_topic_name, parse_shared, topic_filter_error, topic_name_error
+from mq.wire_topic import (
+    check_topic_filter,
+    check_topic_name,
+    parse_shared,
+    topic_filter_error,
+    topic_name_error,
+)
 
 MATCHES = [
     ("sport/tennis/player1/#", "sport/tennis/player1", True),

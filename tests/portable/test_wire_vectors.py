@@ -7,8 +7,24 @@ from mq.wire_buf import Reader, put_varint
 from mq.wire_decode import Decoder
 from mq.wire_encode import encode_bytes
 from mq.wire_packets import (
-    PINGREQ_PACKET, PINGRESP_PACKET, PUBACK, PUBCOMP, PUBREC, PUBREL, SUBACK, UNSUBACK, Ack, Auth,
-    Connack, Connect, Disconnect, Message, SubAck, Subscribe, Unsubscribe, Will,
+    PINGREQ_PACKET,
+    PINGRESP_PACKET,
+    PUBACK,
+    PUBCOMP,
+    PUBREC,
+    PUBREL,
+    SUBACK,
+    UNSUBACK,
+    Ack,
+    Auth,
+    Connack,
+    Connect,
+    Disconnect,
+    Message,
+    SubAck,
+    Subscribe,
+    Unsubscribe,
+    Will,
 )
 from mq.wire_props import Properties
 
