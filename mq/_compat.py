@@ -1,23 +1,28 @@
 """The only platform seam of mq: what MicroPython and CPython spell differently."""
 
-try:
-    from micropython import const  # type: ignore[import-not-found,unused-ignore]
-
-    MICROPYTHON = True
-except ImportError:
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from mq_cpython_shim import sleep_ms, ticks_add, ticks_diff, ticks_ms
     from mq_cpython_shim.micropython import const
 
     MICROPYTHON = False
+else:
+    try:
+        from micropython import const
 
-try:
-    from time import ticks_add, ticks_diff, ticks_ms  # type: ignore[attr-defined,unused-ignore]
-except ImportError:
-    from mq_cpython_shim import ticks_add, ticks_diff, ticks_ms
+        MICROPYTHON = True
+    except ImportError:
+        from mq_cpython_shim.micropython import const
 
-try:
-    from asyncio import sleep_ms  # type: ignore[attr-defined,unused-ignore]
-except ImportError:
-    from mq_cpython_shim import sleep_ms
+        MICROPYTHON = False
+    try:
+        from time import ticks_add, ticks_diff, ticks_ms
+    except ImportError:
+        from mq_cpython_shim import ticks_add, ticks_diff, ticks_ms
+    try:
+        from asyncio import sleep_ms
+    except ImportError:
+        from mq_cpython_shim import sleep_ms
 
 __all__ = ["MICROPYTHON", "const", "decode_utf8", "sleep_ms", "ticks_add", "ticks_diff", "ticks_ms"]
 

@@ -45,6 +45,12 @@ class PacketTooLarge(ProtocolError):
     default_code = 0x95
 
 
+class KeepAliveTimeout(MQTTError):
+    """The server did not answer PINGREQ in time: the connection is dead (0x8D)."""
+
+    default_code = 0x8D
+
+
 class ConnectionRefused(MQTTError):
     """The server answered CONNECT with a failure reason code."""
 

@@ -1,0 +1,520 @@
+"""The MQTT client protocol, sans I/O: bytes and the time in, events and bytes out.
+
+One Protocol object serves a client for its whole life; ``start`` begins each
+network connection. It owns the QoS 1/2 flows both ways, packet identifiers,
+receive-maximum windows, topic aliases, keepalive deadlines and session-present
+handling. Events go to a Listener; the bytes to send wait in ``out`` for the
+driver. It never blocks, never reads a clock and never touches a socket.
+"""
+
+from ._compat import const, ticks_diff
+from .codes import V50
+from .errors import KeepAliveTimeout, MQTTError, ProtocolError
+from .proto_alias import InboundAliases, OutboundAliases
+from .proto_output import Output
+from .proto_session import QUEUED, RELEASED, SENT, OutPublish, OutRequest, Session
+from .wire_decode import MAX_PACKET_SIZE, Decoder
+from .wire_encode import encode_bytes
+from .wire_packets import PINGREQ_PACKET, Connect, Disconnect
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional, Union
+
+    from .wire_buf import ReadBuffer
+    from .wire_packets import Ack, Auth, Connack, Message, Packet, SubAck
+    from .wire_props import EncodedProperties, Properties
+
+IDLE = const(0)  # no network connection
+CONNECTING = const(1)  # CONNECT sent, waiting for CONNACK
+CONNECTED = const(2)
+CLOSED = const(3)  # DISCONNECT sent or received, or a protocol error: nothing more is read
+
+_V50 = const(5)
+_PUBLISH = const(3)
+_PUBACK = const(4)
+_PUBREC = const(5)
+_PUBREL = const(6)
+_PUBCOMP = const(7)
+_SUBACK = const(9)
+_UNSUBACK = const(11)
+_PINGRESP = const(13)
+_DISCONNECT = const(14)
+_AUTH = const(15)
+
+LIMIT_IGNORE = const(0)
+LIMIT_STRICT = const(1)
+
+
+class Listener:
+    """What a Protocol reports. The driver overrides what it needs."""
+
+    def on_connack(self, connack: "Connack") -> None:
+        """CONNACK arrived (success or refusal); the session is set up already."""
+
+    def on_message(self, message: "Message") -> None:
+        """An application message to deliver (a QoS 2 duplicate never comes here)."""
+
+    def on_publish_done(self, entry: OutPublish, reason_code: int, properties: "Optional[Properties]") -> None:
+        """A QoS 1/2 publish finished: PUBACK, PUBCOMP, or a PUBREC failure."""
+
+    def on_pubrec(self, entry: OutPublish) -> None:
+        """A QoS 2 publish reached the server: only PUBREL/PUBCOMP remain."""
+
+    def on_request_done(self, entry: OutRequest, ack: "SubAck") -> None:
+        """SUBACK or UNSUBACK for a request."""
+
+    def on_qos2_received(self, packet_id: int) -> None:
+        """An inbound QoS 2 message was delivered; its identifier is held until PUBREL."""
+
+    def on_qos2_released(self, packet_id: int) -> None:
+        """PUBREL arrived: the identifier is free again."""
+
+    def on_disconnect(self, packet: "Disconnect") -> None:
+        """The server sent DISCONNECT."""
+
+    def on_auth(self, packet: "Auth") -> None:
+        """The server sent AUTH."""
+
+    def on_warning(self, text: str) -> None:
+        """Something worth a log line that does not end the connection."""
+
+
+class Protocol:
+    def __init__(
+        self,
+        listener: Listener,
+        rx_size: int = 1024,
+        tx_size: int = 1024,
+        max_incoming_packet: int = MAX_PACKET_SIZE,
+        receive_maximum: int = 65535,
+        receive_maximum_policy: int = LIMIT_IGNORE,
+        topic_alias_maximum: int = 0,
+        resend_on_session_loss: bool = True,
+    ) -> None:
+        self.listener = listener
+        self.session = Session()
+        self.out = Output(tx_size)
+        self.decoder = Decoder(V50, max_incoming_packet)
+        self._rx_size = rx_size
+        self.rx = bytearray(rx_size)
+        self._rx_mv = memoryview(self.rx)
+        self.rx_n = 0
+        self.state = IDLE
+        self.version = V50
+        self.clean_start = True
+        self.receive_maximum = receive_maximum
+        self.receive_maximum_policy = receive_maximum_policy
+        self.resend_on_session_loss = resend_on_session_loss
+        self.aliases_out = OutboundAliases()
+        self.aliases_in = InboundAliases(topic_alias_maximum)
+        self.requests: "list[OutRequest]" = []  # SUBSCRIBE/UNSUBSCRIBE waiting for a connection
+        # Set from CONNACK on each connection:
+        self.quota = 65535  # QoS 1/2 publishes we may still send (server's Receive Maximum)
+        self.server_receive_maximum = 65535
+        self.max_packet_out = MAX_PACKET_SIZE
+        self.keepalive_ms = 0
+        self.last_sent = 0
+        self.last_recv = 0
+        self.ping_sent = -1  # ticks of an unanswered PINGREQ, or -1
+        self._warned_receive_maximum = False
+        self.packets_sent = 0
+        self.packets_received = 0
+        self.bytes_received = 0
+
+    # -- connection life ---------------------------------------------------
+
+    def start(self, connect: Connect, now: int) -> None:
+        """A network connection is up: queue CONNECT and reset per-connection state."""
+        self.version = connect.version
+        self.clean_start = connect.clean_start
+        self.decoder.version = connect.version
+        self.rx_n = 0
+        self.out.clear()
+        self.aliases_out.reset(0)
+        self.aliases_in.reset()
+        self.quota = 0  # nothing but CONNECT/AUTH until CONNACK
+        self.keepalive_ms = connect.keepalive * 1000
+        self.ping_sent = -1
+        self._warned_receive_maximum = False
+        self.state = CONNECTING
+        self._send_raw(encode_bytes(connect, connect.version), now)
+        self.last_recv = now
+
+    def connection_lost(self) -> None:
+        """The network connection is gone. In-flight messages stay for the next one."""
+        self.state = IDLE
+        self.rx_n = 0
+        self.out.clear()
+
+    @property
+    def connected(self) -> bool:
+        return self.state == CONNECTED
+
+    def _on_connack(self, p: "Connack", now: int) -> None:
+        if p.reason_code:
+            self.state = CLOSED
+            self.listener.on_connack(p)
+            return
+        if p.session_present and self.clean_start:
+            raise ProtocolError("session present after a clean start")
+        props = p.properties
+        rm = 65535
+        tam = 0
+        mps = MAX_PACKET_SIZE
+        if props is not None:
+            if props.receive_maximum is not None:
+                rm = props.receive_maximum
+            if props.topic_alias_maximum is not None:
+                tam = props.topic_alias_maximum
+            if props.maximum_packet_size is not None:
+                mps = props.maximum_packet_size
+            if props.server_keep_alive is not None:
+                self.keepalive_ms = props.server_keep_alive * 1000
+        self.server_receive_maximum = rm
+        self.quota = rm
+        self.max_packet_out = mps
+        self.aliases_out.reset(tam if self.version == _V50 else 0)
+        self.state = CONNECTED
+        self._resume(p.session_present)
+        self.listener.on_connack(p)
+        self._pump(now)
+
+    def _resume(self, session_present: bool) -> None:
+        # MQTT-4.4.0-1: with the session present, resend unacknowledged PUBLISH
+        # (DUP set) and PUBREL in their original order. Without it, the server has
+        # forgotten them: what it had acknowledged with PUBREC is done, the rest is
+        # sent again as new messages (or failed, when asked to discard).
+        s = self.session
+        if not session_present:
+            s.qos2_in.clear()
+        resend: "list[Union[OutPublish, OutRequest]]" = []
+        for e in s.pending_publishes():
+            if e.state == QUEUED:
+                continue
+            if not session_present:
+                if e.state == RELEASED:
+                    self._finish(e, 0, None)
+                    continue
+                if not self.resend_on_session_loss:
+                    self._finish(e, 0x80, None)
+                    continue
+                e.dup = False
+                e.state = QUEUED
+            resend.append(e)
+        if resend:
+            s.queue = resend + [e for e in s.queue if e.state == QUEUED and e not in resend]
+        # Requests in flight when the connection dropped are simply asked again.
+        for e2 in s.inflight.values():
+            if isinstance(e2, OutRequest) and e2.state == SENT and e2 not in self.requests:
+                e2.state = QUEUED
+                self.requests.append(e2)
+
+    # -- input ---------------------------------------------------------------
+
+    def rx_space(self) -> memoryview:
+        """Where the driver may read the next bytes into (then call ``received``)."""
+        if self.rx_n == 0:
+            return self._rx_mv
+        return self._rx_mv[self.rx_n :]  # alloc: a view, only while a packet is split
+
+    def received(self, n: int, now: int) -> None:
+        """n bytes were read into ``rx_space()``: process every complete packet."""
+        self.rx_n += n
+        self.bytes_received += n
+        self._process(now)
+
+    def feed(self, data: "ReadBuffer", now: int) -> None:
+        """Copy data into the receive buffer and process it (for drivers that get bytes)."""
+        i = 0
+        n = len(data)
+        while i < n:
+            room = len(self.rx) - self.rx_n
+            k = n - i if n - i < room else room
+            self.rx[self.rx_n : self.rx_n + k] = data[i : i + k]
+            i += k
+            self.received(k, now)
+            if self.state == CLOSED or self.state == IDLE:
+                return
+
+    def _process(self, now: int) -> None:
+        d = self.decoder
+        mv = self._rx_mv
+        end = self.rx_n
+        pos = 0
+        try:
+            while self.state == CONNECTED or self.state == CONNECTING:
+                if not d.header(mv, pos, end):
+                    break
+                if pos + d.size > end:
+                    if d.size > len(self.rx):
+                        self._grow(d.size, pos, end)
+                        mv = self._rx_mv
+                        end -= pos
+                        pos = 0
+                    break
+                p = d.body(mv, pos)
+                pos += d.size
+                self.packets_received += 1
+                self._handle(p, now)
+        except MQTTError as e:
+            self._fail(e, now)
+            raise
+        if pos:
+            rest = end - pos
+            if rest:
+                self.rx[:rest] = mv[pos:end]  # alloc: a view, only while a packet is split
+            self.rx_n = rest
+            if not rest and len(self.rx) > self._rx_size:
+                self.rx = bytearray(self._rx_size)  # alloc: give back a grown buffer
+                self._rx_mv = memoryview(self.rx)
+
+    def _grow(self, size: int, pos: int, end: int) -> None:
+        # The fixed header has been checked against max_incoming_packet already.
+        rx = bytearray(size)  # alloc: a packet larger than the receive buffer
+        rx[: end - pos] = self._rx_mv[pos:end]
+        self.rx = rx
+        self._rx_mv = memoryview(rx)
+        self.rx_n = end - pos
+
+    def _fail(self, e: MQTTError, now: int) -> None:
+        # A peer error: tell the server why (v5) and stop reading.
+        if self.version == _V50 and self.state != CLOSED and self.state != IDLE:
+            code = e.reason_code if e.reason_code in (0x81, 0x82, 0x90, 0x93, 0x94, 0x95, 0x8D) else 0x82
+            self._send_raw(encode_bytes(Disconnect(code), _V50), now)
+        self.state = CLOSED
+
+    def _handle(self, p: "Packet", now: int) -> None:
+        self.last_recv = now
+        t = p.type
+        if self.state == CONNECTING and t != 2 and t != _AUTH:
+            raise ProtocolError("%s before CONNACK" % type(p).__name__)
+        if t == _PUBLISH:
+            self._on_publish(p, now)  # type: ignore[arg-type]
+        elif _PUBACK <= t <= _PUBCOMP:
+            self._on_ack(p, now)  # type: ignore[arg-type]
+        elif t == _PINGRESP:
+            self.ping_sent = -1
+        elif t == _SUBACK or t == _UNSUBACK:
+            self._on_suback(p)  # type: ignore[arg-type]
+        elif t == 2:
+            if self.state != CONNECTING:
+                raise ProtocolError("second CONNACK")
+            self._on_connack(p, now)  # type: ignore[arg-type]
+        elif t == _DISCONNECT:
+            self.state = CLOSED
+            self.listener.on_disconnect(p)  # type: ignore[arg-type]
+        elif t == _AUTH:
+            self.listener.on_auth(p)  # type: ignore[arg-type]
+        else:
+            raise ProtocolError("a server must not send %s" % type(p).__name__)
+
+    def _on_publish(self, m: "Message", now: int) -> None:
+        props = m.properties
+        if props is not None and props.topic_alias is not None:
+            m.topic = self.aliases_in.resolve(m.topic, props.topic_alias)
+        qos = m.qos
+        if qos == 0:
+            self.listener.on_message(m)
+            return
+        pid = m.packet_id
+        if qos == 1:
+            self.listener.on_message(m)
+            self._ack(_PUBACK, pid, 0, now)
+            return
+        qos2 = self.session.qos2_in
+        if pid not in qos2:
+            if len(qos2) >= self.receive_maximum:
+                if self.receive_maximum_policy == LIMIT_STRICT:
+                    raise ProtocolError("server exceeded our Receive Maximum", 0x93)
+                if not self._warned_receive_maximum:
+                    self._warned_receive_maximum = True
+                    self.listener.on_warning("server exceeded our Receive Maximum of %d" % self.receive_maximum)
+            qos2.add(pid)
+            # Stored before PUBREC goes out, so a restart never delivers it twice.
+            self.listener.on_qos2_received(pid)
+            self.listener.on_message(m)
+        self._ack(_PUBREC, pid, 0, now)
+
+    def _on_ack(self, a: "Ack", now: int) -> None:
+        t = a.type
+        pid = a.packet_id
+        if t == _PUBREL:
+            qos2 = self.session.qos2_in
+            if pid in qos2:
+                qos2.discard(pid)
+                self.listener.on_qos2_released(pid)
+                self._ack(_PUBCOMP, pid, 0, now)
+            else:
+                self._ack(_PUBCOMP, pid, 0x92, now)
+            return
+        e = self.session.inflight.get(pid)
+        if not isinstance(e, OutPublish) or e.state == QUEUED:
+            if t == _PUBREC:
+                self._ack(_PUBREL, pid, 0x92, now)
+            else:
+                self.listener.on_warning("%s for unknown packet identifier %d" % (("PUBACK", "PUBREC", "", "PUBCOMP")[t - 4], pid))
+            return
+        if t == _PUBACK:
+            if e.qos != 1:
+                raise ProtocolError("PUBACK for a QoS 2 message")
+            self._finish(e, a.reason_code, a.properties)
+        elif t == _PUBREC:
+            if e.qos != 2:
+                raise ProtocolError("PUBREC for a QoS 1 message")
+            if a.reason_code >= 0x80:
+                self._finish(e, a.reason_code, a.properties)
+            else:
+                if e.state != RELEASED:
+                    e.state = RELEASED
+                    self.listener.on_pubrec(e)
+                self._ack(_PUBREL, pid, 0, now)
+                return
+        else:  # PUBCOMP
+            if e.state != RELEASED:
+                raise ProtocolError("PUBCOMP before PUBREL")
+            self._finish(e, a.reason_code if a.reason_code != 0x92 else 0, a.properties)
+        self._pump(now)
+
+    def _finish(self, e: OutPublish, code: int, props: "Optional[Properties]") -> None:
+        if e.state != QUEUED and self.state == CONNECTED:
+            self.quota += 1
+        del self.session.inflight[e.packet_id]
+        self.listener.on_publish_done(e, code, props)
+
+    def _on_suback(self, a: "SubAck") -> None:
+        e = self.session.inflight.get(a.packet_id)
+        if not isinstance(e, OutRequest) or e.state != SENT:
+            self.listener.on_warning("acknowledgement for unknown packet identifier %d" % a.packet_id)
+            return
+        want = 9 if e.packet.type == 8 else 11
+        if a.type != want:
+            raise ProtocolError("wrong acknowledgement type for packet identifier %d" % a.packet_id)
+        n = len(e.packet.topics)
+        if (a.reason_codes or self.version == _V50 or want == 9) and len(a.reason_codes) != n:
+            raise ProtocolError("%d reason codes for %d topic filters" % (len(a.reason_codes), n))
+        del self.session.inflight[a.packet_id]
+        self.listener.on_request_done(e, a)
+
+    # -- output --------------------------------------------------------------
+
+    def _send_raw(self, data: "ReadBuffer", now: int) -> None:
+        self.out.raw(data)
+        self.packets_sent += 1
+        self.last_sent = now
+
+    def _ack(self, t: int, pid: int, code: int, now: int) -> None:
+        self.out.ack(self.version, t, pid, code if self.version == _V50 else 0)
+        self.packets_sent += 1
+        self.last_sent = now
+
+    def publish_qos0(
+        self, topic: bytes, payload: "ReadBuffer", retain: bool, props: "Optional[EncodedProperties]", alias: bool, now: int
+    ) -> int:
+        """Send a QoS 0 PUBLISH now (connected only); return its size, or minus its
+        size when it exceeds the server's Maximum Packet Size (nothing sent)."""
+        a = 0
+        if alias and self.aliases_out.maximum:
+            a = self.aliases_out.lookup(topic)
+            if a > 0:
+                topic = b""
+            else:
+                a = -a
+        size = self.out.publish(self.version, topic, payload, 0, retain, False, 0, props, a, self.max_packet_out)
+        if size > 0:
+            self.packets_sent += 1
+            self.last_sent = now
+        return size
+
+    def publish(self, e: OutPublish, now: int) -> None:
+        """Take a QoS 1/2 publish: it has a packet identifier (``session.assign``)
+        and is sent now if the connection and the server's Receive Maximum allow,
+        else it waits in the queue."""
+        self.session.queue.append(e)
+        if self.state == CONNECTED and self.quota > 0:
+            self._pump(now)
+
+    def _pump(self, now: int) -> None:
+        q = self.session.queue
+        while self.requests and self.state == CONNECTED:
+            self._send_request(self.requests.pop(0), now)
+        while q and self.quota > 0 and self.state == CONNECTED:
+            e = q.pop(0)
+            if isinstance(e, OutPublish):
+                self._send_publish(e, now)
+
+    def _send_publish(self, e: OutPublish, now: int) -> None:
+        self.quota -= 1
+        if not e.seq:
+            e.seq = self.session.next_seq()
+        if e.state == RELEASED:
+            self._ack(_PUBREL, e.packet_id, 0, now)
+            return
+        a = 0
+        topic = e.topic
+        if e.alias and self.aliases_out.maximum:
+            a = self.aliases_out.lookup(topic)
+            if a > 0:
+                topic = b""
+            else:
+                a = -a
+        size = self.out.publish(
+            self.version, topic, e.payload, e.qos, e.retain, e.dup, e.packet_id, e.props, a, self.max_packet_out
+        )
+        if size < 0:
+            # Larger than the server accepts: fail this one, keep the connection.
+            e.state = SENT
+            self._finish(e, 0x95, None)
+            return
+        e.state = SENT
+        e.dup = True  # any later copy of this message is a resend
+        self.packets_sent += 1
+        self.last_sent = now
+
+    def request(self, e: OutRequest, now: int) -> None:
+        """Take a SUBSCRIBE/UNSUBSCRIBE that has a packet identifier."""
+        if self.state == CONNECTED:
+            self._send_request(e, now)
+        else:
+            self.requests.append(e)
+
+    def _send_request(self, e: OutRequest, now: int) -> None:
+        e.state = SENT
+        self._send_raw(encode_bytes(e.packet, self.version), now)
+
+    def disconnect(self, reason_code: int, properties: "Optional[Properties]", now: int) -> None:
+        if self.state == CONNECTED or self.state == CONNECTING:
+            self._send_raw(encode_bytes(Disconnect(reason_code, properties), self.version), now)
+        self.state = CLOSED
+
+    def send(self, packet: "Packet", now: int) -> None:
+        """Send any other packet (AUTH) as it is."""
+        self._send_raw(encode_bytes(packet, self.version), now)
+
+    # -- time ----------------------------------------------------------------
+
+    def deadline(self, now: int) -> int:
+        """Milliseconds until ``tick`` has work to do, or -1 for none."""
+        ka = self.keepalive_ms
+        if self.state != CONNECTED or not ka:
+            return -1
+        if self.ping_sent >= 0:
+            left = ka - ticks_diff(now, self.ping_sent)
+        else:
+            left = ka - max(ticks_diff(now, self.last_sent), ticks_diff(now, self.last_recv))
+        return left if left > 0 else 0
+
+    def tick(self, now: int) -> None:
+        """Send PINGREQ when the connection has been quiet for a keepalive period;
+        raise KeepAliveTimeout when the answer has not come within another."""
+        ka = self.keepalive_ms
+        if self.state != CONNECTED or not ka:
+            return
+        if self.ping_sent >= 0:
+            if ticks_diff(now, self.ping_sent) >= ka:
+                self.state = CLOSED
+                raise KeepAliveTimeout("no PINGRESP within %d ms" % ka)
+        elif ticks_diff(now, self.last_sent) >= ka or ticks_diff(now, self.last_recv) >= ka:
+            self._send_raw(encode_bytes(PINGREQ_PACKET, self.version), now)
+            self.ping_sent = now
+

@@ -1,0 +1,108 @@
+"""The send buffer of a connection: packets are encoded straight into it.
+
+One preallocated bytearray takes the packets; a packet that does not fit goes,
+with everything after it, into its own chunk (order is kept). The driver takes
+the bytes with ``chunks()`` and hands them to the transport in one go.
+"""
+
+from .wire_encode import encode_ack, encode_publish
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional, Union
+
+    from .wire_buf import ReadBuffer
+    from .wire_props import EncodedProperties
+
+    Chunk = Union[bytearray, bytes, memoryview]
+
+
+_EMPTY = bytearray(0)  # encoding into it only measures the packet
+
+
+class Output:
+    def __init__(self, size: int) -> None:
+        self.buf = bytearray(size)
+        self.mv = memoryview(self.buf)
+        self.n = 0  # bytes used in buf
+        self.extra: "List[Chunk]" = []  # chunks after buf, in order
+        self.extra_bytes = 0
+
+    def pending(self) -> int:
+        """Bytes waiting to be sent."""
+        return self.n + self.extra_bytes
+
+    def clear(self) -> None:
+        self.n = 0
+        if self.extra:
+            self.extra = []
+            self.extra_bytes = 0
+
+    def take(self) -> "List[Chunk]":
+        """The pending bytes as a list of chunks, and the buffer emptied. The first
+        chunk is a view of the send buffer: write it out before encoding more."""
+        out: "List[Chunk]" = [self.mv[: self.n]] if self.n else []  # alloc: one view per flush
+        if self.extra:
+            out.extend(self.extra)
+        self.n = 0
+        self.extra = []
+        self.extra_bytes = 0
+        return out
+
+    def _chunk(self, size: int) -> bytearray:
+        b = bytearray(size)  # alloc: the packet does not fit the send buffer
+        self.extra.append(b)
+        self.extra_bytes += size
+        return b
+
+    def publish(
+        self,
+        version: int,
+        topic: "ReadBuffer",
+        payload: "ReadBuffer",
+        qos: int,
+        retain: bool,
+        dup: bool,
+        packet_id: int,
+        props: "Optional[EncodedProperties]",
+        alias: int,
+        limit: int,
+    ) -> int:
+        """Encode a PUBLISH; return its size, or minus its size when it is larger
+        than limit (then nothing is written)."""
+        start = self.n
+        if not self.extra:
+            end = encode_publish(self.buf, start, version, topic, payload, qos, retain, dup, packet_id, props, alias)
+            if end >= 0:
+                if end - start > limit:
+                    return start - end
+                self.n = end
+                return end - start
+            size = -end
+        else:
+            size = -encode_publish(_EMPTY, 0, version, topic, payload, qos, retain, dup, packet_id, props, alias)
+        if size > limit:
+            return -size
+        encode_publish(self._chunk(size), 0, version, topic, payload, qos, retain, dup, packet_id, props, alias)
+        return size
+
+    def ack(
+        self, version: int, ptype: int, packet_id: int, reason_code: int = 0, props: "Optional[EncodedProperties]" = None
+    ) -> None:
+        if not self.extra:
+            end = encode_ack(self.buf, self.n, version, ptype, packet_id, reason_code, props)
+            if end >= 0:
+                self.n = end
+                return
+        size = -encode_ack(_EMPTY, 0, version, ptype, packet_id, reason_code, props)
+        encode_ack(self._chunk(size), 0, version, ptype, packet_id, reason_code, props)
+
+    def raw(self, data: "ReadBuffer") -> None:
+        """Append already encoded bytes (a CONNECT, SUBSCRIBE, ...)."""
+        n = len(data)
+        if not self.extra and self.n + n <= len(self.buf):
+            self.buf[self.n : self.n + n] = data
+            self.n += n
+        else:
+            self.extra.append(data)
+            self.extra_bytes += n

@@ -1,0 +1,102 @@
+"""Session state that outlives a network connection (MQTT 5.0 section 4.1):
+outgoing QoS 1/2 messages and requests by packet identifier, the queue of those
+not yet sent, and the identifiers of inbound QoS 2 messages awaiting PUBREL."""
+
+from ._compat import const
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Set, Union
+
+    from .wire_packets import Subscribe, Unsubscribe
+    from .wire_props import EncodedProperties, Properties
+
+QUEUED = const(0)  # not sent on this connection yet
+SENT = const(1)  # PUBLISH sent, waiting for PUBACK or PUBREC
+RELEASED = const(2)  # PUBREL sent, waiting for PUBCOMP
+
+
+class OutPublish:
+    """An outgoing PUBLISH from publish() until its flow completes."""
+
+    def __init__(
+        self,
+        topic: bytes,
+        payload: bytes,
+        qos: int,
+        retain: bool = False,
+        props: "Optional[EncodedProperties]" = None,
+        alias: bool = False,
+        properties: "Optional[Properties]" = None,
+        ref: "Any" = None,
+    ) -> None:
+        self.packet_id = 0
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.props = props  # encoded, ready to write
+        self.properties = properties  # as given, for the session store
+        self.alias = alias
+        self.ref = ref  # the driver's token
+        self.state = QUEUED
+        self.dup = False  # sent before: a resend carries DUP
+        self.seq = 0  # send order, for resending in order
+
+
+class OutRequest:
+    """An outgoing SUBSCRIBE or UNSUBSCRIBE until its acknowledgement."""
+
+    def __init__(self, packet: "Union[Subscribe, Unsubscribe]", ref: "Any" = None) -> None:
+        self.packet = packet
+        self.packet_id = 0
+        self.ref = ref
+        self.state = QUEUED
+
+
+class Session:
+    def __init__(self) -> None:
+        self.inflight: "Dict[int, Union[OutPublish, OutRequest]]" = {}
+        self.queue: "List[Union[OutPublish, OutRequest]]" = []
+        self.qos2_in: "Set[int]" = set()
+        self._next_id = 0
+        self._seq = 0
+
+    def assign(self, entry: "Union[OutPublish, OutRequest]") -> int:
+        """Give entry a packet identifier that nothing in flight uses."""
+        inflight = self.inflight
+        if len(inflight) >= 65535:
+            raise OverflowError("all 65535 packet identifiers are in use")
+        pid = self._next_id
+        while True:
+            pid = pid + 1 if pid < 65535 else 1
+            if pid not in inflight:
+                break
+        self._next_id = pid
+        entry.packet_id = pid
+        inflight[pid] = entry
+        return pid
+
+    def restore(self, entry: OutPublish, packet_id: int) -> None:
+        """Put back a publish loaded from a session store under its old identifier."""
+        entry.packet_id = packet_id
+        self.inflight[packet_id] = entry
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def pending_publishes(self) -> "List[OutPublish]":
+        """In-flight publishes in the order they were first sent (queued ones last)."""
+        out = [e for e in self.inflight.values() if isinstance(e, OutPublish)]
+        out.sort(key=_order)
+        return out
+
+    def clear(self) -> None:
+        self.inflight = {}
+        self.queue = []
+        self.qos2_in = set()
+
+
+def _order(e: OutPublish) -> int:
+    return e.seq if e.seq else 1 << 60

@@ -1,0 +1,438 @@
+"""The sans-I/O protocol layer, driven with byte sequences alone."""
+
+from support import raises, unhex
+
+from mq.errors import KeepAliveTimeout, PacketTooLarge, ProtocolError
+from mq.proto_conn import CLOSED, CONNECTED, LIMIT_STRICT, Listener, Protocol
+from mq.proto_session import OutPublish, OutRequest
+from mq.wire_decode import Decoder
+from mq.wire_encode import encode_bytes
+from mq.wire_packets import (
+    PINGREQ_PACKET, PINGRESP_PACKET, PUBACK, PUBCOMP, PUBREC, PUBREL, SUBACK, Ack, Connack, Connect,
+    Disconnect, Message, SubAck, Subscribe,
+)
+from mq.wire_props import EncodedProperties, Properties
+
+
+class Recorder(Listener):
+    def __init__(self):
+        self.events = []
+
+    def on_connack(self, connack):
+        self.events.append(("connack", connack.reason_code, connack.session_present))
+
+    def on_message(self, message):
+        self.events.append(("message", message.topic, message.payload, message.qos))
+
+    def on_publish_done(self, entry, reason_code, properties):
+        self.events.append(("done", entry.packet_id, reason_code))
+
+    def on_pubrec(self, entry):
+        self.events.append(("pubrec", entry.packet_id))
+
+    def on_request_done(self, entry, ack):
+        self.events.append(("acked", entry.packet_id, list(ack.reason_codes)))
+
+    def on_qos2_received(self, packet_id):
+        self.events.append(("qos2+", packet_id))
+
+    def on_qos2_released(self, packet_id):
+        self.events.append(("qos2-", packet_id))
+
+    def on_disconnect(self, packet):
+        self.events.append(("disconnect", packet.reason_code))
+
+    def on_warning(self, text):
+        self.events.append(("warning", text))
+
+    def take(self):
+        e = self.events
+        self.events = []
+        return e
+
+
+def sent(proto, version=5):
+    """Decode everything the protocol wants to send, as packet records."""
+    data = b"".join(bytes(c) for c in proto.out.take())
+    d = Decoder(version)
+    out = []
+    pos = 0
+    while pos < len(data):
+        p = d.decode(data, pos)
+        assert p is not None, data
+        if isinstance(p, Ack):
+            p = Ack(p.type, p.packet_id, p.reason_code, p.properties)  # the decoder reuses acks
+        out.append(p)
+        pos += d.size
+    return out
+
+
+def wire(packet, version=5):
+    return encode_bytes(packet, version)
+
+
+def connected(version=5, connack_props=None, session_present=False, clean_start=True, keepalive=0, **kw):
+    rec = Recorder()
+    p = Protocol(rec, **kw)
+    p.start(Connect("c", version, clean_start, keepalive), 0)
+    assert [type(x).__name__ for x in sent(p, version)] == ["Connect"]
+    p.feed(wire(Connack(session_present, 0, connack_props), version), 0)
+    assert p.state == CONNECTED
+    assert rec.take() == [("connack", 0, session_present)]
+    return p, rec
+
+
+def out_publish(proto, topic, qos, payload=b"x", alias=False):
+    e = OutPublish(topic.encode(), payload, qos, alias=alias)
+    proto.session.assign(e)
+    proto.publish(e, 0)
+    return e
+
+
+def test_connect_and_refusal():
+    rec = Recorder()
+    p = Protocol(rec)
+    p.start(Connect("dev", 5, True, 30), 0)
+    assert sent(p) == [Connect("dev", 5, True, 30)]
+    p.feed(unhex("20 03 00 87 00"), 0)
+    assert rec.take() == [("connack", 0x87, False)]
+    assert p.state == CLOSED
+
+
+def test_qos1_out():
+    p, rec = connected()
+    e = out_publish(p, "a/b", 1)
+    assert sent(p) == [Message("a/b", b"x", 1, packet_id=e.packet_id)]
+    p.feed(wire(Ack(PUBACK, e.packet_id)), 0)
+    assert rec.take() == [("done", e.packet_id, 0)]
+    assert not p.session.inflight
+
+
+def test_qos1_out_failure_code():
+    p, rec = connected()
+    e = out_publish(p, "a/b", 1)
+    sent(p)
+    p.feed(wire(Ack(PUBACK, e.packet_id, 0x87)), 0)
+    assert rec.take() == [("done", e.packet_id, 0x87)]
+
+
+def test_qos2_out():
+    p, rec = connected()
+    e = out_publish(p, "t", 2)
+    assert sent(p) == [Message("t", b"x", 2, packet_id=e.packet_id)]
+    p.feed(wire(Ack(PUBREC, e.packet_id)), 0)
+    assert rec.take() == [("pubrec", e.packet_id)]
+    assert sent(p) == [Ack(PUBREL, e.packet_id)]
+    # A repeated PUBREC gets PUBREL again, without a second pubrec event.
+    p.feed(wire(Ack(PUBREC, e.packet_id)), 0)
+    assert rec.take() == []
+    assert sent(p) == [Ack(PUBREL, e.packet_id)]
+    p.feed(wire(Ack(PUBCOMP, e.packet_id)), 0)
+    assert rec.take() == [("done", e.packet_id, 0)]
+
+
+def test_qos2_pubrec_failure_ends_the_flow():
+    p, rec = connected()
+    e = out_publish(p, "t", 2)
+    sent(p)
+    p.feed(wire(Ack(PUBREC, e.packet_id, 0x97)), 0)
+    assert rec.take() == [("done", e.packet_id, 0x97)]
+    assert sent(p) == []
+
+
+def test_qos1_in():
+    p, rec = connected()
+    p.feed(wire(Message("in", b"v", 1, packet_id=9)), 0)
+    assert rec.take() == [("message", "in", b"v", 1)]
+    assert sent(p) == [Ack(PUBACK, 9)]
+
+
+def test_qos2_in_delivered_once():
+    p, rec = connected()
+    m = Message("in", b"v", 2, packet_id=7)
+    p.feed(wire(m), 0)
+    assert rec.take() == [("qos2+", 7), ("message", "in", b"v", 2)]
+    assert sent(p) == [Ack(PUBREC, 7)]
+    # The server resends (PUBREC lost): acknowledged again, not delivered again.
+    p.feed(wire(Message("in", b"v", 2, dup=True, packet_id=7)), 0)
+    assert rec.take() == []
+    assert sent(p) == [Ack(PUBREC, 7)]
+    p.feed(wire(Ack(PUBREL, 7)), 0)
+    assert rec.take() == [("qos2-", 7)]
+    assert sent(p) == [Ack(PUBCOMP, 7)]
+    # After PUBREL the identifier is free: the same id is a new message.
+    p.feed(wire(m), 0)
+    assert rec.take() == [("qos2+", 7), ("message", "in", b"v", 2)]
+
+
+def test_pubrel_for_unknown_id():
+    p, _ = connected()
+    p.feed(wire(Ack(PUBREL, 33)), 0)
+    assert sent(p) == [Ack(PUBCOMP, 33, 0x92)]
+    p311, _ = connected(version=4)
+    p311.feed(wire(Ack(PUBREL, 33), 4), 0)
+    assert sent(p311, 4) == [Ack(PUBCOMP, 33)]
+
+
+def test_packet_ids_are_never_reused_while_in_flight():
+    p, _ = connected()
+    held = out_publish(p, "t", 1)
+    assert held.packet_id == 1
+    seen = set()
+    for _ in range(70000):
+        e = OutPublish(b"t", b"", 1)
+        pid = p.session.assign(e)
+        assert pid != held.packet_id
+        seen.add(pid)
+        del p.session.inflight[pid]  # acknowledged at once
+    assert len(seen) == 65534 and 1 not in seen
+
+
+def test_server_receive_maximum_window():
+    p, rec = connected(connack_props=Properties(receive_maximum=2))
+    es = [out_publish(p, "t", 1, bytes([i])) for i in range(4)]
+    assert [m.packet_id for m in sent(p)] == [es[0].packet_id, es[1].packet_id]
+    p.feed(wire(Ack(PUBACK, es[1].packet_id)), 0)
+    assert [m.packet_id for m in sent(p)] == [es[2].packet_id]
+    p.feed(wire(Ack(PUBACK, es[0].packet_id)), 0)
+    assert [m.packet_id for m in sent(p)] == [es[3].packet_id]
+    assert p.quota == 0
+    rec.take()
+
+
+def test_keepalive_ping_and_timeout():
+    p, _ = connected(keepalive=10)
+    assert p.deadline(0) == 10000
+    p.tick(9999)
+    assert sent(p) == []
+    p.tick(10000)
+    assert sent(p) == [PINGREQ_PACKET]
+    assert p.deadline(10000) == 10000
+    p.feed(wire(PINGRESP_PACKET), 12000)
+    p.tick(19999)
+    assert sent(p) == []
+    p.tick(20000)  # 10 s since our last packet
+    assert sent(p) == [PINGREQ_PACKET]
+    raises(KeepAliveTimeout, p.tick, 30000)
+    assert p.state == CLOSED
+
+
+def test_keepalive_pings_when_nothing_arrives():
+    # A stalled path: we keep sending, nothing comes back.
+    p, _ = connected(keepalive=10)
+    for t in range(0, 10000, 1000):
+        out_publish(p, "t", 0)
+        p.tick(t)
+    sent(p)
+    p.tick(10000)
+    assert sent(p) == [PINGREQ_PACKET]
+
+
+def test_server_keepalive_overrides():
+    p, _ = connected(keepalive=60, connack_props=Properties(server_keep_alive=5))
+    assert p.keepalive_ms == 5000
+    assert p.deadline(0) == 5000
+
+
+def test_resend_with_session_present():
+    p, rec = connected(clean_start=False)
+    e1 = out_publish(p, "a", 1)
+    e2 = out_publish(p, "b", 2)
+    e3 = out_publish(p, "c", 2)
+    sent(p)
+    p.feed(wire(Ack(PUBREC, e2.packet_id)), 0)
+    sent(p)
+    rec.take()
+    p.connection_lost()
+    e4 = out_publish(p, "d", 1)  # published while disconnected
+    p.start(Connect("c", 5, False, 0), 0)
+    sent(p)
+    p.feed(wire(Connack(True, 0)), 0)
+    assert sent(p) == [
+        Message("a", b"x", 1, dup=True, packet_id=e1.packet_id),
+        Ack(PUBREL, e2.packet_id),
+        Message("c", b"x", 2, dup=True, packet_id=e3.packet_id),
+        Message("d", b"x", 1, packet_id=e4.packet_id),
+    ]
+
+
+def test_session_lost_resends_as_new():
+    p, rec = connected(clean_start=False)
+    e1 = out_publish(p, "a", 1)
+    e2 = out_publish(p, "b", 2)
+    sent(p)
+    p.feed(wire(Ack(PUBREC, e2.packet_id)), 0)
+    sent(p)
+    p.feed(wire(Message("in", b"", 2, packet_id=5)), 0)
+    rec.take()
+    p.connection_lost()
+    p.start(Connect("c", 5, False, 0), 0)
+    sent(p)
+    p.feed(wire(Connack(False, 0)), 0)
+    # QoS 2 past PUBREC reached the server: done. The rest goes again, as new.
+    assert ("done", e2.packet_id, 0) in rec.take()
+    assert sent(p) == [Message("a", b"x", 1, packet_id=e1.packet_id)]
+    assert not p.session.qos2_in
+
+
+def test_session_lost_strict_discard():
+    p, rec = connected(clean_start=False, resend_on_session_loss=False)
+    e1 = out_publish(p, "a", 1)
+    sent(p)
+    p.connection_lost()
+    p.start(Connect("c", 5, False, 0), 0)
+    sent(p)
+    p.feed(wire(Connack(False, 0)), 0)
+    assert ("done", e1.packet_id, 0x80) in rec.take()
+    assert sent(p) == []
+
+
+def test_outbound_topic_aliases():
+    p, _ = connected(connack_props=Properties(topic_alias_maximum=1))
+    out_publish(p, "long/topic", 0, alias=True)
+    out_publish(p, "long/topic", 1, alias=True)
+    out_publish(p, "other", 0, alias=True)  # table full: full topic, no alias
+    msgs = sent(p)
+    assert msgs[0].topic == "long/topic" and msgs[0].properties.topic_alias == 1
+    assert msgs[1].topic == "" and msgs[1].properties.topic_alias == 1
+    assert msgs[2].topic == "other" and msgs[2].properties is None
+
+
+def test_qos0_publish_path():
+    p, _ = connected(connack_props=Properties(topic_alias_maximum=2))
+    props = EncodedProperties(Properties(content_type="c"), 3)
+    assert p.publish_qos0(b"t", b"pay", False, props, True, 0) > 0
+    assert p.publish_qos0(b"t", b"pay", True, None, True, 0) > 0
+    m1, m2 = sent(p)
+    assert (m1.topic, m1.properties.topic_alias, m1.properties.content_type) == ("t", 1, "c")
+    assert (m2.topic, m2.retain, m2.properties.topic_alias) == ("", True, 1)
+
+
+def test_server_maximum_packet_size():
+    p, rec = connected(connack_props=Properties(maximum_packet_size=20))
+    assert p.publish_qos0(b"t", bytes(100), False, None, False, 0) < 0
+    e = out_publish(p, "t", 1, bytes(100))
+    assert sent(p) == []
+    assert rec.take() == [("done", e.packet_id, 0x95)]
+    assert p.state == CONNECTED
+
+
+def test_inbound_topic_aliases():
+    p, rec = connected(topic_alias_maximum=2)
+    p.feed(wire(Message("x/y", b"1", properties=Properties(topic_alias=2))), 0)
+    p.feed(wire(Message("", b"2", properties=Properties(topic_alias=2))), 0)
+    assert rec.take() == [("message", "x/y", b"1", 0), ("message", "x/y", b"2", 0)]
+    e = raises(ProtocolError, p.feed, wire(Message("z", b"3", properties=Properties(topic_alias=3))), 0)
+    assert e.reason_code == 0x94
+    assert sent(p) == [Disconnect(0x94)]
+    assert p.state == CLOSED
+
+
+def test_unknown_alias_is_a_protocol_error():
+    p, _ = connected(topic_alias_maximum=2)
+    e = raises(ProtocolError, p.feed, wire(Message("", b"2", properties=Properties(topic_alias=1))), 0)
+    assert e.reason_code == 0x82
+    assert sent(p) == [Disconnect(0x82)]
+
+
+def test_malformed_input_disconnects():
+    p, rec = connected()
+    raises(Exception, p.feed, unhex("36 00"), 0)
+    assert sent(p) == [Disconnect(0x81)]
+    assert p.state == CLOSED
+    p.feed(wire(Message("t", b"late")), 0)  # nothing more is read
+    assert rec.take() == []
+
+
+def test_packet_too_large_from_the_header():
+    p, _ = connected(max_incoming_packet=100)
+    e = raises(PacketTooLarge, p.feed, unhex("30 ff 01"), 0)
+    assert e.reason_code == 0x95
+    assert sent(p) == [Disconnect(0x95)]
+
+
+def test_split_and_coalesced_input():
+    p, rec = connected()
+    data = b"".join(wire(Message("t/%d" % i, bytes(i), 1, packet_id=i + 1)) for i in range(20))
+    for i in range(len(data)):
+        p.feed(data[i : i + 1], 0)
+    assert [e[1] for e in rec.take()] == ["t/%d" % i for i in range(20)]
+    assert [a.packet_id for a in sent(p)] == list(range(1, 21))
+
+
+def test_large_packet_grows_then_shrinks_the_buffer():
+    p, rec = connected(rx_size=64)
+    big = wire(Message("big", bytes(5000), 1, packet_id=1))
+    p.feed(big[:3000], 0)
+    assert len(p.rx) >= 5000
+    p.feed(big[3000:], 0)
+    assert rec.take() == [("message", "big", bytes(5000), 1)]
+    assert len(p.rx) == 64
+
+
+def test_publish_before_connack_is_a_protocol_error():
+    rec = Recorder()
+    p = Protocol(rec)
+    p.start(Connect("c"), 0)
+    sent(p)
+    raises(ProtocolError, p.feed, wire(Message("t", b"")), 0)
+
+
+def test_session_present_after_clean_start_is_an_error():
+    rec = Recorder()
+    p = Protocol(rec)
+    p.start(Connect("c", 5, True), 0)
+    sent(p)
+    raises(ProtocolError, p.feed, wire(Connack(True, 0)), 0)
+
+
+def test_inbound_receive_maximum():
+    p, rec = connected(receive_maximum=1, receive_maximum_policy=LIMIT_STRICT)
+    p.feed(wire(Message("t", b"", 2, packet_id=1)), 0)
+    e = raises(ProtocolError, p.feed, wire(Message("t", b"", 2, packet_id=2)), 0)
+    assert e.reason_code == 0x93
+    assert sent(p)[-1] == Disconnect(0x93)
+    p, rec = connected(receive_maximum=1)
+    p.feed(wire(Message("t", b"", 2, packet_id=1)), 0)
+    p.feed(wire(Message("t", b"", 2, packet_id=2)), 0)
+    events = rec.take()
+    assert [e[0] for e in events].count("message") == 2
+    assert [e[0] for e in events].count("warning") == 1
+
+
+def test_subscribe_and_suback():
+    p, rec = connected()
+    r = OutRequest(Subscribe(0, [("a/#", 1), ("b", 2)]))
+    pid = p.session.assign(r)
+    r.packet.packet_id = pid
+    p.request(r, 0)
+    assert sent(p) == [Subscribe(pid, [("a/#", 1), ("b", 2)])]
+    p.feed(wire(SubAck(SUBACK, pid, [1, 0x80])), 0)
+    assert rec.take() == [("acked", pid, [1, 0x80])]
+    assert pid not in p.session.inflight
+
+
+def test_suback_count_mismatch():
+    p, _ = connected()
+    r = OutRequest(Subscribe(0, [("a", 1), ("b", 1)]))
+    r.packet.packet_id = p.session.assign(r)
+    p.request(r, 0)
+    sent(p)
+    raises(ProtocolError, p.feed, wire(SubAck(SUBACK, r.packet_id, [1])), 0)
+
+
+def test_server_disconnect():
+    p, rec = connected()
+    p.feed(wire(Disconnect(0x8B, Properties(reason_string="bye"))), 0)
+    assert rec.take() == [("disconnect", 0x8B)]
+    assert p.state == CLOSED
+
+
+def test_v311_flow():
+    p, rec = connected(version=4)
+    e = out_publish(p, "a", 2)
+    assert sent(p, 4) == [Message("a", b"x", 2, packet_id=e.packet_id)]
+    p.feed(wire(Ack(PUBREC, e.packet_id), 4), 0)
+    assert sent(p, 4) == [Ack(PUBREL, e.packet_id)]
+    p.feed(wire(Ack(PUBCOMP, e.packet_id), 4), 0)
+    assert rec.take() == [("pubrec", e.packet_id), ("done", e.packet_id, 0)]
