@@ -8,8 +8,20 @@ from mq.proto_session import OutPublish, OutRequest
 from mq.wire_decode import Decoder
 from mq.wire_encode import encode_bytes
 from mq.wire_packets import (
-    PINGREQ_PACKET, PINGRESP_PACKET, PUBACK, PUBCOMP, PUBREC, PUBREL, SUBACK, Ack, Connack, Connect,
-    Disconnect, Message, SubAck, Subscribe,
+    PINGREQ_PACKET,
+    PINGRESP_PACKET,
+    PUBACK,
+    PUBCOMP,
+    PUBREC,
+    PUBREL,
+    SUBACK,
+    Ack,
+    Connack,
+    Connect,
+    Disconnect,
+    Message,
+    SubAck,
+    Subscribe,
 )
 from mq.wire_props import EncodedProperties, Properties
 
