@@ -16,6 +16,10 @@ from .errors import (
     SubscriptionFailed,
     UnacceptableProtocolVersion,
 )
+from .io_client import QOS0_BLOCK, QOS0_DROP, Client, ServerCapabilities, dial
+from .io_token import Token
+from .io_transport import tls_context
+from .proto_conn import LIMIT_IGNORE, LIMIT_STRICT
 from .wire_packets import Message, Will
 from .wire_props import Properties
 from .wire_topic import match_topic
@@ -23,6 +27,8 @@ from .wire_topic import match_topic
 __version__ = "0.1.0"
 
 __all__ = [
+    "LIMIT_IGNORE", "LIMIT_STRICT", "QOS0_BLOCK", "QOS0_DROP", "Client", "KeepAliveTimeout",
+    "ServerCapabilities", "Token", "dial", "tls_context",
     "AT_LEAST_ONCE", "AT_MOST_ONCE", "EXACTLY_ONCE", "V50", "V311", "BadUsernameOrPassword",
     "ClientDisconnected", "ConnectionRefused", "DisconnectError", "IdentifierRejected",
     "MQTTError", "MalformedPacket", "Message", "NotAuthorized", "PacketTooLarge", "Properties",

@@ -24,7 +24,47 @@ else:
     except ImportError:
         from mq_cpython_shim import sleep_ms
 
-__all__ = ["MICROPYTHON", "const", "decode_utf8", "sleep_ms", "ticks_add", "ticks_diff", "ticks_ms"]
+__all__ = [
+    "MICROPYTHON", "awaitable", "const", "decode_utf8", "readinto", "set_nodelay", "sleep_ms", "ticks_add",
+    "ticks_diff", "ticks_ms",
+]
+
+if TYPE_CHECKING:
+    from typing import Any, Coroutine, Generator
+
+
+def awaitable(coro: "Coroutine[Any, Any, Any]") -> "Generator[Any, None, Any]":
+    """What ``__await__`` returns for a coroutine: the coroutine itself on
+    MicroPython (a generator), its iterator on CPython."""
+    if MICROPYTHON:
+        return coro  # type: ignore[return-value]
+    return coro.__await__()
+
+
+async def readinto(reader: "Any", mv: memoryview) -> int:
+    """Read what is available (at least one byte, 0 at EOF) into mv."""
+    if MICROPYTHON:
+        n: int = await reader.readinto(mv)
+        return n or 0
+    data = await reader.read(len(mv))
+    n = len(data)
+    mv[:n] = data
+    return n
+
+
+def set_nodelay(writer: "Any") -> None:
+    """Disable Nagle: MQTT packets are small and a PUBACK must not wait 40 ms."""
+    try:
+        if MICROPYTHON:
+            writer.s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
+        else:
+            import socket
+
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (AttributeError, OSError):
+        pass  # not a TCP socket (a user dialer, TLS on some ports)
 
 
 def _valid_utf8(b: "bytes | bytearray | memoryview") -> bool:

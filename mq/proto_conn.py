@@ -19,7 +19,7 @@ from .wire_packets import PINGREQ_PACKET, Connect, Disconnect
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional, Union
+    from typing import Optional, Union
 
     from .wire_buf import ReadBuffer
     from .wire_packets import Ack, Auth, Connack, Message, Packet, SubAck
@@ -353,7 +353,8 @@ class Protocol:
             if t == _PUBREC:
                 self._ack(_PUBREL, pid, 0x92, now)
             else:
-                self.listener.on_warning("%s for unknown packet identifier %d" % (("PUBACK", "PUBREC", "", "PUBCOMP")[t - 4], pid))
+                name = "PUBACK" if t == _PUBACK else "PUBCOMP"
+                self.listener.on_warning("%s for unknown packet identifier %d" % (name, pid))
             return
         if t == _PUBACK:
             if e.qos != 1:
@@ -409,7 +410,13 @@ class Protocol:
         self.last_sent = now
 
     def publish_qos0(
-        self, topic: bytes, payload: "ReadBuffer", retain: bool, props: "Optional[EncodedProperties]", alias: bool, now: int
+        self,
+        topic: bytes,
+        payload: "ReadBuffer",
+        retain: bool,
+        props: "Optional[EncodedProperties]",
+        alias: bool,
+        now: int,
     ) -> int:
         """Send a QoS 0 PUBLISH now (connected only); return its size, or minus its
         size when it exceeds the server's Maximum Packet Size (nothing sent)."""

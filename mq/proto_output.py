@@ -87,7 +87,12 @@ class Output:
         return size
 
     def ack(
-        self, version: int, ptype: int, packet_id: int, reason_code: int = 0, props: "Optional[EncodedProperties]" = None
+        self,
+        version: int,
+        ptype: int,
+        packet_id: int,
+        reason_code: int = 0,
+        props: "Optional[EncodedProperties]" = None,
     ) -> None:
         if not self.extra:
             end = encode_ack(self.buf, self.n, version, ptype, packet_id, reason_code, props)

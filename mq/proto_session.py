@@ -51,6 +51,7 @@ class OutRequest:
         self.packet = packet
         self.packet_id = 0
         self.ref = ref
+        self.extra: "Any" = None  # the driver's own note (its subscription record)
         self.state = QUEUED
 
 

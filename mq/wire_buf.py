@@ -117,6 +117,8 @@ class Reader:
             c = self.u8()
             n |= (c & 127) << shift
             if c < 128:
+                if c == 0 and shift:
+                    raise MalformedPacket("variable byte integer not minimally encoded")
                 return n
             shift += 7
             if shift == 28:

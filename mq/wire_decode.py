@@ -227,6 +227,8 @@ class Decoder:
             if pid == 0:
                 raise ProtocolError("packet identifier 0")
             props = read_properties(r, t) if v5 else None
+            if not v5 and t == 11:
+                return self._done(r, SubAck(t, pid, [], None))  # 3.1.1: no reason codes
             codes = []
             valid = (SUBACK_CODES if t == 9 else UNSUBACK_CODES) if v5 else V311_SUBACK_CODES
             while r.pos < r.end:

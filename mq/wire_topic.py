@@ -5,10 +5,17 @@ from ._compat import const
 _MAX = const(65535)
 
 
+def _too_long(s: str) -> bool:
+    # More than 65535 bytes of UTF-8 (MQTT 1.5.4); a character takes at most 4 bytes.
+    return len(s) > _MAX // 4 and len(s.encode("utf-8", "surrogatepass")) > _MAX
+
+
 def topic_name_error(topic: str) -> "str | None":
     """Why topic is not a valid Topic Name, or None if it is."""
     if not topic:
         return "empty topic name"
+    if _too_long(topic):
+        return "topic name longer than 65535 bytes"
     if "+" in topic or "#" in topic:
         return "wildcard in topic name"
     if "\x00" in topic:
@@ -20,6 +27,8 @@ def topic_filter_error(flt: str) -> "str | None":
     """Why flt is not a valid Topic Filter (shared or not), or None if it is."""
     if not flt:
         return "empty topic filter"
+    if _too_long(flt):
+        return "topic filter longer than 65535 bytes"
     if "\x00" in flt:
         return "U+0000 in topic filter"
     if flt.startswith("$share/"):

@@ -1,0 +1,886 @@
+"""The asyncio client: the public ``Client`` and ``dial``.
+
+It drives one Protocol (the sans-I/O core) over a stream: a reader task feeds it
+bytes, a writer task flushes what it encodes, a keepalive task calls its timer, and
+a supervisor task reconnects with exponential backoff and full jitter whenever a
+connection ends. Every failure goes through ``_lost``.
+"""
+
+import asyncio
+import random
+
+from ._compat import MICROPYTHON, readinto, sleep_ms, ticks_ms
+from .codes import V50, V311, V311_CONNACK_RETURN_CODES, reason_name
+from .errors import (
+    ClientDisconnected,
+    ConnectionRefused,
+    DisconnectError,
+    MQTTError,
+    SubscriptionFailed,
+    connection_refused,
+)
+from .io_subs import Subscription, Subscriptions
+from .io_token import DONE, DROPPED, Token
+from .io_transport import ServerURL, open_transport
+from .proto_conn import CONNECTED, LIMIT_IGNORE, Listener, Protocol
+from .proto_session import OutPublish, OutRequest
+from .wire_buf import encode_str
+from .wire_decode import MAX_PACKET_SIZE
+from .wire_packets import Connect, Subscribe, Unsubscribe, Will
+from .wire_props import EncodedProperties, Properties, user_props_list
+from .wire_topic import check_topic_filter, check_topic_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Union
+
+    from .io_subs import Handler
+    from .wire_packets import Auth, Connack, Disconnect, Message, SubAck
+
+QOS0_DROP = 0
+QOS0_BLOCK = 1
+
+_PUBLISH = 3
+_SUBACK = 9
+
+
+class ServerCapabilities:
+    """What the server announced in CONNACK (defaults for v3.1.1)."""
+
+    def __init__(self, props: "Optional[Properties]" = None) -> None:
+        p = props if props is not None else Properties()
+        self.maximum_packet_size = p.maximum_packet_size or 0
+        self.receive_maximum = p.receive_maximum or 65535
+        self.topic_alias_maximum = p.topic_alias_maximum or 0
+        self.maximum_qos = 2 if p.maximum_qos is None else p.maximum_qos
+        self.retain_available = p.retain_available != 0
+        self.wildcard_available = p.wildcard_subscription_available != 0
+        self.subscription_id_available = p.subscription_identifier_available != 0
+        self.shared_subscription_available = p.shared_subscription_available != 0
+
+    def __repr__(self) -> str:
+        return "ServerCapabilities(%s)" % ", ".join("%s=%r" % kv for kv in sorted(self.__dict__.items()))
+
+
+class _Log:
+    """Fallback logger: warnings and errors to the console, nothing else."""
+
+    def debug(self, msg: str, *args: "Any") -> None:
+        pass
+
+    info = debug
+
+    def warning(self, msg: str, *args: "Any") -> None:
+        print("mq: " + (msg % args if args else msg))
+
+    error = warning
+
+    def exception(self, msg: str, *args: "Any") -> None:
+        self.warning(msg, *args)
+
+
+def _default_logger() -> "Any":
+    try:
+        import logging
+
+        return logging.getLogger("mq")
+    except ImportError:
+        return _Log()
+
+
+class _Link:
+    """One network connection and the tasks that serve it."""
+
+    def __init__(self, reader: "Any", writer: "Any") -> None:
+        self.reader = reader
+        self.writer = writer
+        self.tasks: "List[Any]" = []
+        self.closed = False
+        self.ready = False  # CONNACK accepted: a loss now means reconnecting
+
+
+class Client(Listener):
+    """An MQTT client. Make one with ``await mq.dial(...)``."""
+
+    def __init__(
+        self,
+        server: "Union[str, List[str]]",
+        *,
+        client_id: str = "",
+        username: "Optional[str]" = None,
+        password: "Optional[Union[str, bytes]]" = None,
+        protocol: int = V50,
+        auto_protocol: bool = True,
+        keepalive: int = 60,
+        connect_timeout: float = 30.0,
+        clean_start: bool = True,
+        session_expiry: "Optional[int]" = None,
+        user_properties: "Any" = None,
+        will: "Optional[Will]" = None,
+        auto_reconnect: bool = True,
+        reconnect_delay: float = 0.1,
+        reconnect_max_delay: float = 60.0,
+        ssl: "Any" = None,
+        subscriptions: "Optional[Dict[str, Any]]" = None,
+        default_handler: "Optional[Handler]" = None,
+        on_connect: "Optional[Callable[[Client], Any]]" = None,
+        on_connection_lost: "Optional[Callable[[Client, BaseException], Any]]" = None,
+        on_server_redirect: "Optional[Callable[[str], Any]]" = None,
+        logger: "Any" = None,
+        dialer: "Any" = None,
+        outgoing_queue: int = 1000,
+        incoming_queue: int = 100,
+        qos0_policy: int = QOS0_DROP,
+        receive_maximum: int = 65535,
+        receive_maximum_policy: int = LIMIT_IGNORE,
+        topic_alias_maximum: int = 0,
+        max_incoming_packet: int = MAX_PACKET_SIZE,
+        max_payload: int = 268435455,
+        max_topic_length: int = 65535,
+        request_problem_info: bool = True,
+        request_response_info: bool = False,
+        resend_on_session_loss: bool = True,
+        buffer_size: int = 0,
+    ) -> None:
+        servers = [server] if isinstance(server, str) else list(server)
+        if not servers:
+            raise ValueError("no server given")
+        self._servers = [ServerURL(s) for s in servers]
+        self._server_index = 0
+        if protocol not in (V311, V50):
+            raise ValueError("protocol must be mq.V50 or mq.V311")
+        if clean_start is False and not client_id and protocol == V311:
+            raise ValueError("a persistent session (clean_start=False) needs a client_id")
+        self.client_id = client_id
+        self._username = username
+        self._password = password.encode() if isinstance(password, str) else password
+        self.protocol = protocol
+        self._auto_protocol = auto_protocol
+        self._keepalive = keepalive
+        self._connect_timeout = connect_timeout
+        self._clean_start = clean_start
+        self._session_expiry = session_expiry
+        self._user_properties = user_props_list(user_properties)
+        self._will = will
+        self.auto_reconnect = auto_reconnect
+        self._reconnect_delay = reconnect_delay
+        self._reconnect_max_delay = reconnect_max_delay
+        self._ssl = ssl
+        self._default_handler = default_handler
+        self._on_connect = on_connect
+        self._on_connection_lost = on_connection_lost
+        self._on_server_redirect = on_server_redirect
+        self._log = logger if logger is not None else _default_logger()
+        self._dialer = dialer
+        self._outgoing_queue = outgoing_queue
+        self._incoming_queue = incoming_queue
+        self._qos0_policy = qos0_policy
+        self._receive_maximum = receive_maximum
+        self._topic_alias_maximum = topic_alias_maximum
+        self._max_incoming_packet = max_incoming_packet
+        self._max_payload = max_payload
+        self._max_topic_length = max_topic_length
+        self._request_problem_info = request_problem_info
+        self._request_response_info = request_response_info
+        if buffer_size <= 0:
+            buffer_size = 1024 if MICROPYTHON else 65536
+        # Most of a slow link's backlog may wait in the transport before QoS 0 is held back.
+        self._high_water = buffer_size * (4 if MICROPYTHON else 16)
+        self.proto = Protocol(
+            self,
+            rx_size=buffer_size,
+            tx_size=buffer_size,
+            max_incoming_packet=max_incoming_packet,
+            receive_maximum=receive_maximum,
+            receive_maximum_policy=receive_maximum_policy,
+            topic_alias_maximum=topic_alias_maximum,
+            resend_on_session_loss=resend_on_session_loss,
+        )
+        self._subs = Subscriptions()
+        for flt, spec in (subscriptions or {}).items():
+            handler, qos = (spec[0], spec[1]) if isinstance(spec, tuple) else (spec, 1)
+            check_topic_filter(flt)
+            self._subs.add(Subscription(flt, qos, handler))
+        self._link: "Optional[_Link]" = None
+        self._wake = asyncio.Event()
+        self._connack: "Optional[Connack]" = None
+        self._connack_event = asyncio.Event()
+        self._handshake_error: "Optional[BaseException]" = None
+        self._lost_event = asyncio.Event()
+        self._lost_error: "Optional[BaseException]" = None
+        self._closing = False
+        self._supervisor: "Any" = None
+        self._handler_queue: "List[Any]" = []
+        self._handler_event = asyncio.Event()
+        self._dispatcher: "Any" = None
+        self._blocked: "List[Any]" = []  # QoS 0 publishes held back (QOS0_BLOCK)
+        self._topic_cache: "Dict[str, bytes]" = {}
+        # Accessors (DESIGN.md):
+        self.assigned_client_id: "Optional[str]" = None
+        self.server_capabilities = ServerCapabilities()
+        self.server_keepalive: "Optional[int]" = None
+        self.server_reference: "Optional[str]" = None
+        self.response_information: "Optional[str]" = None
+        self.session_expiry_interval = 0
+        self.connection_user_properties: "List[Any]" = []
+        self.session_present = False
+        self._reconnects = 0
+        self._bytes_sent = 0
+
+    # -- public API ------------------------------------------------------------
+
+    @property
+    def is_connected(self) -> bool:
+        return self._link is not None and self.proto.state == CONNECTED
+
+    def stats(self) -> "Dict[str, Any]":
+        p = self.proto
+        return {
+            "packets_sent": p.packets_sent,
+            "packets_received": p.packets_received,
+            "bytes_sent": self._bytes_sent,
+            "bytes_received": p.bytes_received,
+            "reconnect_count": self._reconnects,
+            "connected": self.is_connected,
+            "inflight": len(p.session.inflight),
+            "queued": len(p.session.queue),
+        }
+
+    def publish(
+        self,
+        topic: str,
+        payload: "Union[bytes, bytearray, str]" = b"",
+        qos: int = 0,
+        retain: bool = False,
+        alias: bool = False,
+        properties: "Optional[Properties]" = None,
+        content_type: "Optional[str]" = None,
+        user_properties: "Any" = None,
+        message_expiry: "Optional[int]" = None,
+        response_topic: "Optional[str]" = None,
+        correlation_data: "Optional[bytes]" = None,
+        payload_format: "Optional[int]" = None,
+    ) -> Token:
+        """Publish a message; the Token completes when QoS 0 is written, QoS 1 has
+        its PUBACK and QoS 2 its PUBCOMP. Raises ValueError for invalid input."""
+        if qos != 0 and qos != 1 and qos != 2:
+            raise ValueError("QoS must be 0, 1 or 2")
+        t = self._topic_cache.get(topic)
+        if t is None:
+            t = self._topic_bytes(topic)
+        if isinstance(payload, str):
+            payload = payload.encode()
+        if len(payload) > self._max_payload:
+            raise ValueError("payload of %d bytes exceeds max_payload=%d" % (len(payload), self._max_payload))
+        props = None
+        if self.protocol == V50 and (
+            properties is not None or content_type is not None or user_properties is not None
+            or message_expiry is not None or response_topic is not None or correlation_data is not None
+            or payload_format is not None
+        ):
+            properties = self._publish_properties(
+                properties, content_type, user_properties, message_expiry, response_topic, correlation_data,
+                payload_format, payload,
+            )
+            props = EncodedProperties(properties, _PUBLISH)
+        else:
+            properties = None
+        proto = self.proto
+        if qos == 0:
+            if (
+                self._link is not None and proto.state == CONNECTED and not self._blocked
+                and self._backlog() < self._high_water
+            ):
+                return self._send_qos0(t, payload, retain, props, alias)
+            if self._qos0_policy == QOS0_DROP or len(self._blocked) >= self._outgoing_queue:
+                return DROPPED
+            tok = Token()
+            self._blocked.append((tok, t, payload, retain, props, alias))
+            return tok
+        tok = Token()
+        if len(proto.session.queue) >= self._outgoing_queue:
+            tok._complete(MQTTError("outgoing queue full (%d messages)" % self._outgoing_queue, 0x97))
+            return tok
+        e = OutPublish(t, bytes(payload), qos, retain, props, alias, properties, tok)
+        proto.session.assign(e)
+        proto.publish(e, ticks_ms())
+        self._kick()
+        return tok
+
+    def subscribe(
+        self,
+        topic_filter: str,
+        qos: int = 0,
+        handler: "Optional[Handler]" = None,
+        no_local: bool = False,
+        retain_as_published: bool = False,
+        retain_handling: int = 0,
+        subscription_id: "Optional[int]" = None,
+        user_properties: "Any" = None,
+        persist: bool = True,
+    ) -> Token:
+        """Subscribe; the Token completes with SUBACK (SubscriptionFailed if refused)."""
+        check_topic_filter(topic_filter)
+        if qos not in (0, 1, 2):
+            raise ValueError("QoS must be 0, 1 or 2")
+        if retain_handling not in (0, 1, 2):
+            raise ValueError("retain_handling must be 0, 1 or 2")
+        if subscription_id is not None and not 0 < subscription_id <= 268435455:
+            raise ValueError("subscription_id must be 1..268435455")
+        sub = Subscription(
+            topic_filter, qos, handler, no_local, retain_as_published, retain_handling, subscription_id,
+            user_props_list(user_properties), persist,
+        )
+        old = self._subs.get(topic_filter)
+        if handler is None and old is not None:
+            sub.handler = old.handler
+        # The handler is in place before SUBSCRIBE leaves: retained messages follow SUBACK at once.
+        self._subs.add(sub)
+        return self._request(Subscribe(0, [(topic_filter, sub.options)], self._sub_props(sub)), sub)
+
+    def unsubscribe(self, topic_filter: str, user_properties: "Any" = None) -> Token:
+        """Unsubscribe; the Token completes with UNSUBACK."""
+        check_topic_filter(topic_filter)
+        props = Properties(user_properties=user_properties) if user_properties is not None else None
+        return self._request(Unsubscribe(0, [topic_filter], props), topic_filter)
+
+    async def disconnect(
+        self, reason: int = 0, properties: "Optional[Properties]" = None, timeout: float = 5.0
+    ) -> None:
+        """Send DISCONNECT, close, stop reconnecting, and fail every pending token
+        with ClientDisconnected."""
+        self._closing = True
+        link = self._link
+        if link is not None and not link.closed:
+            self.proto.disconnect(reason, properties if self.protocol == V50 else None, ticks_ms())
+            try:
+                self._write(link)
+                await asyncio.wait_for(link.writer.drain(), timeout)
+            except Exception as e:
+                self._log.debug("mq: flushing DISCONNECT failed: %r", e)
+            self._close_link(link)
+        self._stop_tasks()
+        self._fail_all(ClientDisconnected())
+
+    # -- connecting ---------------------------------------------------------------
+
+    async def _start(self) -> None:
+        """The first connection: errors are raised to the caller of dial()."""
+        last: "Optional[BaseException]" = None
+        for _ in range(len(self._servers)):
+            server = self._servers[self._server_index]
+            try:
+                await self._connect_with_fallback(server)
+                break
+            except ConnectionRefused:
+                raise
+            except Exception as e:
+                last = e
+                self._server_index = (self._server_index + 1) % len(self._servers)
+        else:
+            assert last is not None
+            raise last
+        self._supervisor = asyncio.create_task(self._supervise())
+
+    async def _connect_with_fallback(self, server: ServerURL) -> None:
+        try:
+            await self._connect_timed(server)
+        except ConnectionRefused as e:
+            # v5 first; a server that does not speak it gets 3.1.1 (and we keep that).
+            if e.reason_code == 0x84 and self.protocol == V50 and self._auto_protocol:
+                self._log.info("mq: %s refused MQTT 5.0, trying 3.1.1", server)
+                self.protocol = V311
+                await self._connect_timed(server)
+            else:
+                raise
+
+    async def _connect_timed(self, server: ServerURL) -> None:
+        try:
+            await asyncio.wait_for(self._connect(server), self._connect_timeout)
+        except asyncio.TimeoutError:
+            if self._link is not None:
+                self._close_link(self._link)
+            raise OSError("connecting to %s timed out after %s s" % (server, self._connect_timeout)) from None
+        except BaseException:
+            if self._link is not None:
+                self._close_link(self._link)
+            raise
+
+    def _connect_packet(self) -> Connect:
+        v5 = self.protocol == V50
+        props = None
+        will = self._will
+        if v5:
+            props = Properties()
+            if self._session_expiry:
+                props.session_expiry_interval = self._session_expiry
+            if self._receive_maximum != 65535:
+                props.receive_maximum = self._receive_maximum
+            if self._max_incoming_packet < MAX_PACKET_SIZE:
+                props.maximum_packet_size = self._max_incoming_packet
+            if self._topic_alias_maximum:
+                props.topic_alias_maximum = self._topic_alias_maximum
+            if not self._request_problem_info:
+                props.request_problem_information = 0
+            if self._request_response_info:
+                props.request_response_information = 1
+            if self._user_properties:
+                props.user_properties = self._user_properties
+        elif will is not None and will.properties is not None:
+            will = Will(will.topic, will.payload, will.qos, will.retain)
+        return Connect(
+            self.client_id, self.protocol, self._clean_start, self._keepalive, self._username, self._password,
+            will, props,
+        )
+
+    async def _connect(self, server: ServerURL) -> None:
+        reader, writer = await open_transport(server, self._ssl, self._dialer)
+        link = _Link(reader, writer)
+        self._link = link
+        self._connack = None
+        self._handshake_error = None
+        self._connack_event = asyncio.Event()
+        self.proto.start(self._connect_packet(), ticks_ms())
+        self._write(link)
+        link.tasks.append(asyncio.create_task(self._reader(link)))
+        link.tasks.append(asyncio.create_task(self._writer(link)))
+        await self._connack_event.wait()
+        c = self._connack
+        if c is None:
+            raise self._handshake_error or OSError("connection closed during the handshake")
+        if c.reason_code:
+            code = c.reason_code
+            if self.protocol == V311:
+                code = V311_CONNACK_RETURN_CODES.get(code, 0x80)
+            props = c.properties
+            self._close_link(link)
+            if props is not None and props.server_reference and (code == 0x9C or code == 0x9D):
+                self._redirect(props.server_reference)
+            raise connection_refused(code, props.reason_string if props is not None else None)
+        if link.closed:
+            raise self._handshake_error or OSError("connection closed during the handshake")
+        link.ready = True
+        link.tasks.append(asyncio.create_task(self._keepalive_task(link)))
+        if self._dispatcher is None:
+            self._dispatcher = asyncio.create_task(self._dispatch_task())
+        self._after_connect(c)
+
+    def _after_connect(self, c: "Connack") -> None:
+        props = c.properties
+        self.session_present = c.session_present
+        self.server_capabilities = ServerCapabilities(props)
+        if props is not None:
+            if props.assigned_client_identifier:
+                self.assigned_client_id = props.assigned_client_identifier
+            self.server_keepalive = props.server_keep_alive
+            self.response_information = props.response_information
+            self.connection_user_properties = props.user_properties or []
+            if props.session_expiry_interval is not None:
+                self.session_expiry_interval = props.session_expiry_interval
+            else:
+                self.session_expiry_interval = self._session_expiry or 0
+            if props.server_reference:
+                self._redirect(props.server_reference)
+        elif self.protocol == V311:
+            self.session_expiry_interval = 0 if self._clean_start else 0xFFFFFFFF
+        # Subscriptions the server does not hold (no session) are made again.
+        if not c.session_present:
+            for sub in self._subs:
+                if not sub.pending:
+                    self._request(Subscribe(0, [(sub.topic_filter, sub.options)], self._sub_props(sub)), sub)
+        blocked = self._blocked
+        self._blocked = []
+        for item in blocked:
+            tok, t, payload, retain, props2, alias = item
+            self._send_qos0(t, payload, retain, props2, alias, tok)
+        self._kick()
+        if self._on_connect is not None:
+            self._call_user(self._on_connect, self)
+
+    def _redirect(self, reference: str) -> None:
+        self.server_reference = reference
+        if self._on_server_redirect is not None:
+            self._call_user(self._on_server_redirect, reference)
+
+    # -- tasks ----------------------------------------------------------------------
+
+    async def _reader(self, link: _Link) -> None:
+        proto = self.proto
+        try:
+            while not link.closed:
+                n = await readinto(link.reader, proto.rx_space())
+                if not n:
+                    raise OSError("connection closed by the server")
+                proto.received(n, ticks_ms())
+                if proto.out.n or proto.out.extra:
+                    self._kick()
+                if proto.state != CONNECTED and not link.closed:
+                    if not link.ready:
+                        return  # a refused CONNACK: _connect closes the link
+                    raise OSError("connection closed")
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            self._lost(link, e)
+
+    async def _writer(self, link: _Link) -> None:
+        try:
+            while not link.closed:
+                await self._wake.wait()
+                self._wake.clear()
+                if link.closed:
+                    return
+                self._write(link)
+                await link.writer.drain()
+                if self._blocked and self._backlog() < self._high_water:
+                    self._release_blocked()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            self._lost(link, e)
+
+    async def _keepalive_task(self, link: _Link) -> None:
+        proto = self.proto
+        try:
+            while not link.closed:
+                d = proto.deadline(ticks_ms())
+                await sleep_ms(d if d >= 0 else 60000)
+                if link.closed:
+                    return
+                proto.tick(ticks_ms())
+                if proto.out.n:
+                    self._kick()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            self._lost(link, e)
+
+    async def _supervise(self) -> None:
+        while not self._closing:
+            await self._lost_event.wait()
+            self._lost_event.clear()
+            if self._closing:
+                return
+            err = self._lost_error
+            if err is None:
+                err = ClientDisconnected("connection lost")
+            self._log.warning("mq: connection lost: %r", err)
+            if self._on_connection_lost is not None:
+                self._call_user(self._on_connection_lost, self, err)
+            if not self.auto_reconnect:
+                self._fail_all(err if isinstance(err, MQTTError) else ClientDisconnected(str(err)))
+                return
+            await self._reconnect()
+
+    async def _reconnect(self) -> None:
+        attempt = 0
+        while not self._closing:
+            # Full jitter: a random delay up to an exponentially growing bound.
+            bound = min(self._reconnect_max_delay, self._reconnect_delay * (1 << min(attempt, 20)))
+            await sleep_ms(int(bound * 1000 * random.getrandbits(16) / 65536))
+            if self._closing:
+                return
+            server = self._servers[self._server_index]
+            try:
+                await self._connect_timed(server)
+                self._reconnects += 1
+                self._log.info("mq: reconnected to %s", server)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self._log.warning("mq: reconnecting to %s failed: %r", server, e)
+                attempt += 1
+                self._server_index = (self._server_index + 1) % len(self._servers)
+
+    async def _dispatch_task(self) -> None:
+        # Coroutine handlers run here, one at a time and in order, so that a slow one
+        # holds back later messages but never the reader (acks, keepalive).
+        q = self._handler_queue
+        while not self._closing:
+            if not q:
+                self._handler_event.clear()
+                await self._handler_event.wait()
+                continue
+            coro = q.pop(0)
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self._log_exception("message handler failed", e)
+
+    # -- the central failure path ------------------------------------------------
+
+    def _lost(self, link: _Link, err: BaseException) -> None:
+        if link.closed:
+            return
+        self._close_link(link)
+        if not link.ready:
+            # Still in the handshake: _connect raises it.
+            self._handshake_error = err
+            self._connack_event.set()
+            return
+        self._lost_error = err
+        self._lost_event.set()
+
+    def _close_link(self, link: _Link) -> None:
+        if link.closed:
+            return
+        link.closed = True
+        if self._link is link:
+            self._link = None
+        self.proto.connection_lost()
+        try:
+            link.writer.close()
+        except Exception:
+            pass
+        current = asyncio.current_task()
+        for t in link.tasks:
+            if t is not current:
+                try:
+                    t.cancel()
+                except Exception:
+                    pass
+        self._wake.set()
+
+    def _stop_tasks(self) -> None:
+        for t in (self._supervisor, self._dispatcher):
+            if t is not None:
+                try:
+                    t.cancel()
+                except Exception:
+                    pass
+        self._supervisor = None
+        self._dispatcher = None
+
+    def _fail_all(self, err: BaseException) -> None:
+        s = self.proto.session
+        for e in list(s.inflight.values()):
+            if e.ref is not None:
+                e.ref._complete(err, getattr(err, "reason_code", 0x80))
+        s.clear()
+        self.proto.requests = []
+        for item in self._blocked:
+            item[0]._complete(err)
+        self._blocked = []
+
+    # -- Listener: events from the protocol ------------------------------------------
+
+    def on_connack(self, connack: "Connack") -> None:
+        self._connack = connack
+        self._connack_event.set()
+
+    def on_message(self, message: "Message") -> None:
+        props = message.properties
+        handlers = self._subs.handlers_for(message.topic, props.subscription_identifier if props else None)
+        if not handlers:
+            if self._default_handler is None:
+                self._log.debug("mq: no handler for %s", message.topic)
+                return
+            handlers = [self._default_handler]
+        for h in handlers:
+            try:
+                r = h(self, message)
+            except Exception as e:
+                self._log_exception("message handler failed", e)
+                continue
+            if r is not None:
+                self._queue_handler(r)
+
+    def on_publish_done(self, entry: OutPublish, reason_code: int, properties: "Optional[Properties]") -> None:
+        tok = entry.ref
+        if tok is None:
+            return
+        if reason_code >= 0x80:
+            rs = properties.reason_string if properties is not None else None
+            tok._complete(MQTTError("publish to %s failed" % entry.topic.decode(), reason_code, rs), reason_code)
+        else:
+            tok._complete(None, reason_code)
+
+    def on_request_done(self, entry: OutRequest, ack: "SubAck") -> None:
+        tok = entry.ref
+        codes = ack.reason_codes
+        flt = entry.packet.topics[0]
+        if ack.type == _SUBACK:
+            sub: Subscription = entry.extra
+            code = codes[0]
+            if code >= 0x80:
+                sub.pending = False
+                if self._subs.get(sub.topic_filter) is sub:
+                    self._subs.remove(sub.topic_filter)
+                rs = ack.properties.reason_string if ack.properties is not None else None
+                what = "subscription to %s refused: %s" % (sub.topic_filter, reason_name(code))
+                err = SubscriptionFailed(what, code, rs)
+                if tok is not None:
+                    tok.reason_codes = codes
+                    tok._complete(err, code)
+                else:
+                    self._log.warning("mq: %s", err)
+                return
+            sub.pending = False
+        else:
+            code = codes[0] if codes else 0
+            self._subs.remove(flt)  # type: ignore[arg-type]
+        if tok is not None:
+            tok.reason_codes = codes
+            tok._complete(None, code)
+
+    def on_disconnect(self, packet: "Disconnect") -> None:
+        props = packet.properties
+        if props is not None and props.server_reference:
+            self._redirect(props.server_reference)
+        self._lost_error = DisconnectError(packet.reason_code, props)
+        link = self._link
+        if link is not None:
+            self._lost(link, self._lost_error)
+
+    def on_auth(self, packet: "Auth") -> None:
+        self._log.warning("mq: unexpected AUTH from the server")
+
+    def on_warning(self, text: str) -> None:
+        self._log.warning("mq: %s", text)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _topic_bytes(self, topic: str) -> bytes:
+        check_topic_name(topic)
+        t = encode_str(topic, "topic")
+        if len(t) > self._max_topic_length:
+            raise ValueError("topic of %d bytes exceeds max_topic_length=%d" % (len(t), self._max_topic_length))
+        cache = self._topic_cache
+        if len(cache) >= 32:
+            cache.clear()
+        cache[topic] = t
+        return t
+
+    def _publish_properties(
+        self,
+        properties: "Optional[Properties]",
+        content_type: "Optional[str]",
+        user_properties: "Any",
+        message_expiry: "Optional[int]",
+        response_topic: "Optional[str]",
+        correlation_data: "Optional[bytes]",
+        payload_format: "Optional[int]",
+        payload: "Any",
+    ) -> Properties:
+        p = Properties()
+        if properties is not None:
+            for name, value in properties.items():
+                setattr(p, name, value)
+        # Only the server sets these on a PUBLISH (MQTT-3.3.4-6); aliases are ours to manage.
+        p.subscription_identifier = None
+        p.topic_alias = None
+        if content_type is not None:
+            p.content_type = content_type
+        if user_properties is not None:
+            p.user_properties = (p.user_properties or []) + (user_props_list(user_properties) or [])
+        if message_expiry is not None:
+            p.message_expiry = message_expiry
+        if response_topic is not None:
+            check_topic_name(response_topic)
+            p.response_topic = response_topic
+        if correlation_data is not None:
+            p.correlation_data = correlation_data
+        if payload_format is not None:
+            p.payload_format = payload_format
+        if p.payload_format == 1:
+            try:
+                encode_str(bytes(payload), "payload")
+            except ValueError:
+                raise ValueError("payload_format=1 but the payload is not valid UTF-8") from None
+        return p
+
+    def _sub_props(self, sub: Subscription) -> "Optional[Properties]":
+        if self.protocol != V50 or (sub.subscription_id is None and not sub.user_properties):
+            return None
+        p = Properties()
+        if sub.subscription_id is not None:
+            p.subscription_identifier = [sub.subscription_id]
+        p.user_properties = sub.user_properties
+        return p
+
+    def _request(self, packet: "Union[Subscribe, Unsubscribe]", extra: "Any") -> Token:
+        tok = Token()
+        e = OutRequest(packet, tok)
+        e.extra = extra
+        if isinstance(extra, Subscription):
+            extra.pending = True
+        packet.packet_id = self.proto.session.assign(e)
+        self.proto.request(e, ticks_ms())
+        self._kick()
+        return tok
+
+    def _send_qos0(
+        self, t: bytes, payload: "Any", retain: bool, props: "Optional[EncodedProperties]", alias: bool,
+        tok: "Optional[Token]" = None,
+    ) -> Token:
+        size = self.proto.publish_qos0(t, payload, retain, props, alias, ticks_ms())
+        if size < 0:
+            err = MQTTError("packet of %d bytes exceeds the server's maximum" % -size, 0x95)
+            tok = tok if tok is not None else Token()
+            tok._complete(err, 0x95)
+            return tok
+        self._kick()
+        if tok is not None:
+            tok._complete()
+            return tok
+        return DONE
+
+    def _release_blocked(self) -> None:
+        while self._blocked and self._backlog() < self._high_water and self.is_connected:
+            tok, t, payload, retain, props, alias = self._blocked.pop(0)
+            self._send_qos0(t, payload, retain, props, alias, tok)
+
+    def _backlog(self) -> int:
+        link = self._link
+        n = self.proto.out.pending()
+        if link is None:
+            return n
+        w = link.writer
+        if MICROPYTHON:
+            return n + len(getattr(w, "out_buf", b""))
+        transport = getattr(w, "transport", None)
+        return n + (transport.get_write_buffer_size() if transport is not None else 0)
+
+    def _kick(self) -> None:
+        # Flush now when the send buffer is full; otherwise let the writer batch it.
+        out = self.proto.out
+        link = self._link
+        if out.extra and link is not None:
+            self._write(link)
+        self._wake.set()
+
+    def _write(self, link: _Link) -> None:
+        w = link.writer
+        for chunk in self.proto.out.take():
+            self._bytes_sent += len(chunk)
+            w.write(chunk)
+
+    def _queue_handler(self, coro: "Any") -> None:
+        self._handler_queue.append(coro)
+        self._handler_event.set()
+
+    def _call_user(self, fn: "Callable[..., Any]", *args: "Any") -> None:
+        try:
+            r = fn(*args)
+        except Exception as e:
+            self._log_exception("callback failed", e)
+            return
+        if r is not None:
+            self._queue_handler(r)
+
+    def _log_exception(self, what: str, e: BaseException) -> None:
+        if MICROPYTHON:
+            self._log.error("mq: %s: %r", what, e)
+        else:
+            self._log.error("mq: %s", what, exc_info=e)
+
+
+async def dial(server: "Union[str, List[str]]", **options: "Any") -> Client:
+    """Connect to an MQTT server (or the first of a list that answers) and return
+    the Client. Raises ConnectionRefused, OSError or asyncio.TimeoutError."""
+    client = Client(server, **options)
+    await client._start()
+    return client

@@ -1,0 +1,74 @@
+"""The client's subscriptions: filter, options and handler, and who gets a message."""
+
+from .wire_packets import subscription_options
+from .wire_topic import match_topic
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+    Handler = Callable[[Any, Any], Any]
+
+
+class Subscription:
+    def __init__(
+        self,
+        topic_filter: str,
+        qos: int,
+        handler: "Optional[Handler]",
+        no_local: bool = False,
+        retain_as_published: bool = False,
+        retain_handling: int = 0,
+        subscription_id: "Optional[int]" = None,
+        user_properties: "Optional[List[Tuple[str, str]]]" = None,
+        persist: bool = True,
+    ) -> None:
+        self.topic_filter = topic_filter
+        self.qos = qos
+        self.handler = handler
+        self.no_local = no_local
+        self.retain_as_published = retain_as_published
+        self.retain_handling = retain_handling
+        self.subscription_id = subscription_id
+        self.user_properties = user_properties
+        self.persist = persist
+        self.pending = False  # a SUBSCRIBE for it waits for its SUBACK
+
+    @property
+    def options(self) -> int:
+        return subscription_options(self.qos, self.no_local, self.retain_as_published, self.retain_handling)
+
+
+class Subscriptions:
+    def __init__(self) -> None:
+        self.by_filter: "Dict[str, Subscription]" = {}
+
+    def add(self, sub: Subscription) -> None:
+        self.by_filter[sub.topic_filter] = sub
+
+    def get(self, topic_filter: str) -> "Optional[Subscription]":
+        return self.by_filter.get(topic_filter)
+
+    def remove(self, topic_filter: str) -> None:
+        self.by_filter.pop(topic_filter, None)
+
+    def __iter__(self) -> "Iterator[Subscription]":
+        return iter(list(self.by_filter.values()))
+
+    def __len__(self) -> int:
+        return len(self.by_filter)
+
+    def handlers_for(self, topic: str, subscription_ids: "Optional[List[int]]") -> "List[Handler]":
+        """Every handler whose filter matches topic (one per subscription). When the
+        server tagged the message with subscription identifiers, those choose."""
+        out: "List[Handler]" = []
+        for sub in self.by_filter.values():
+            h = sub.handler
+            if h is None or h in out:
+                continue
+            if subscription_ids and sub.subscription_id is not None:
+                if sub.subscription_id in subscription_ids:
+                    out.append(h)
+            elif match_topic(sub.topic_filter, topic):
+                out.append(h)
+        return out

@@ -1,0 +1,73 @@
+"""Token: the awaitable result of publish, subscribe and unsubscribe."""
+
+import asyncio
+
+from ._compat import awaitable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Generator, Optional
+
+
+class Token:
+    """Completes when the operation does. ``await token`` returns the token, or
+    raises its error; ``wait(timeout)`` does the same with a time limit."""
+
+    def __init__(self) -> None:
+        self._done = False
+        self._event: "Optional[asyncio.Event]" = None
+        self.error: "Optional[BaseException]" = None
+        self.dropped = False
+        self.reason_code = 0
+        self.reason_codes: "Optional[list[int]]" = None  # SUBACK / UNSUBACK: one per filter
+
+    def done(self) -> bool:
+        return self._done
+
+    def _complete(self, error: "Optional[BaseException]" = None, reason_code: int = 0) -> None:
+        if self._done:
+            return
+        self._done = True
+        self.error = error
+        self.reason_code = reason_code
+        if self._event is not None:
+            self._event.set()
+
+    async def wait(self, timeout: "Optional[float]" = None) -> "Token":
+        """Wait until done; raise the operation's error, or asyncio.TimeoutError."""
+        if not self._done:
+            if self._event is None:
+                self._event = asyncio.Event()
+            if timeout is None:
+                await self._event.wait()
+            else:
+                await asyncio.wait_for(self._event.wait(), timeout)
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def __await__(self) -> "Generator[Any, None, Token]":
+        return awaitable(self.wait())
+
+    __iter__ = __await__  # MicroPython awaits through __iter__
+
+    def __repr__(self) -> str:
+        if not self._done:
+            state = "pending"
+        elif self.dropped:
+            state = "dropped"
+        else:
+            state = "error=%r" % self.error if self.error else "ok"
+        return "<Token %s>" % state
+
+
+def _completed(dropped: bool) -> Token:
+    t = Token()
+    t.dropped = dropped
+    t._complete()
+    return t
+
+
+# QoS 0 publishes share these: no allocation per message.
+DONE = _completed(False)
+DROPPED = _completed(True)

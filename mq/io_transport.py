@@ -1,0 +1,126 @@
+"""Network connections: server URLs, TCP and TLS streams, user dialers, TLS contexts."""
+
+import asyncio
+
+from ._compat import MICROPYTHON, set_nodelay
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Awaitable, Callable, Optional, Tuple
+
+    Dialer = Callable[[str, str], Awaitable[Tuple[Any, Any]]]
+
+# scheme: (default port, TLS)
+SCHEMES = {
+    "tcp": (1883, False),
+    "mqtt": (1883, False),
+    "tls": (8883, True),
+    "ssl": (8883, True),
+    "mqtts": (8883, True),
+}
+
+
+class ServerURL:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        scheme, sep, rest = url.partition("://")
+        if not sep:
+            scheme, rest = "mqtt", url
+        self.scheme = scheme.lower()
+        rest = rest.split("/", 1)[0]
+        if "@" in rest:
+            raise ValueError("put credentials in username= and password=, not in the URL")
+        default = SCHEMES.get(self.scheme, (1883, False))
+        self.tls = default[1]
+        if rest.startswith("["):  # [IPv6]:port
+            end = rest.find("]")
+            if end < 0:
+                raise ValueError("bad server address: " + url)
+            self.host = rest[1:end]
+            port = rest[end + 2 :] if rest[end + 1 : end + 2] == ":" else ""
+        else:
+            host, _, port = rest.partition(":")
+            self.host = host
+        if not self.host:
+            raise ValueError("no host in server address: " + url)
+        try:
+            self.port = int(port) if port else default[0]
+        except ValueError:
+            raise ValueError("bad port in server address: " + url) from None
+
+    def __repr__(self) -> str:
+        return self.url
+
+
+def tls_context(
+    cafile: "Optional[str]" = None,
+    certfile: "Optional[str]" = None,
+    keyfile: "Optional[str]" = None,
+    verify: bool = True,
+) -> "Any":
+    """A client SSLContext on either runtime, from PEM or DER files. It verifies the
+    server's certificate and host name unless verify=False. MicroPython has no system
+    CA store: give cafile there (its default context verifies nothing; this one does)."""
+    import ssl
+
+    if not MICROPYTHON:
+        ctx = ssl.create_default_context(cafile=cafile)
+        if not verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if certfile is not None:
+            ctx.load_cert_chain(certfile, keyfile)
+        return ctx
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if verify:
+        if cafile is None:
+            raise ValueError("MicroPython has no CA store: tls_context(cafile=...) is needed to verify the server")
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cadata=_der(cafile))
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+    if certfile is not None:
+        ctx.load_cert_chain(_der(certfile), _der(keyfile if keyfile is not None else certfile, key=True))
+    return ctx
+
+
+def _der(path: str, key: bool = False) -> bytes:
+    # MicroPython's mbedtls build here reads DER only: convert the first PEM block.
+    import binascii
+
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data.startswith(b"-----"):
+        return data
+    text = data.decode()
+    begin = text.find("-----BEGIN ")
+    if key:
+        # Skip certificates that may precede the key in a combined file.
+        k = text.find("PRIVATE KEY-----")
+        if k >= 0:
+            begin = text.rfind("-----BEGIN ", 0, k)
+    start = text.find("\n", begin) + 1
+    end = text.find("-----END", start)
+    return binascii.a2b_base64("".join(text[start:end].split()))
+
+
+async def open_transport(server: ServerURL, ssl_option: "Any", dialer: "Optional[Dialer]") -> "Tuple[Any, Any]":
+    """Open a stream pair to server. ssl_option: None (by scheme), True, False or an SSLContext."""
+    if dialer is not None:
+        return await dialer(server.scheme, server.url)
+    use_tls = server.tls if ssl_option is None else ssl_option is not False
+    ctx = None
+    if use_tls:
+        ctx = ssl_option if (ssl_option is not None and ssl_option is not True) else _default_context()
+    if ctx is None:
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+    else:
+        reader, writer = await asyncio.open_connection(server.host, server.port, ssl=ctx, server_hostname=server.host)
+    set_nodelay(writer)
+    return reader, writer
+
+
+def _default_context() -> "Any":
+    if MICROPYTHON:
+        raise ValueError("TLS on MicroPython needs ssl=mq.tls_context(cafile=...): there is no system CA store")
+    return tls_context()
