@@ -357,7 +357,7 @@ class Client(Listener):
                 self._write(link)
                 await asyncio.wait_for(link.writer.drain(), timeout)
             except Exception as e:
-                self._log.debug("mq: flushing DISCONNECT failed: %r", e)
+                self._log.debug("flushing DISCONNECT failed: %r", e)
             self._close_link(link)
         self._stop_tasks()
         self._fail_all(ClientDisconnected())
@@ -388,7 +388,7 @@ class Client(Listener):
         except ConnectionRefused as e:
             # v5 first; a server that does not speak it gets 3.1.1 (and we keep that).
             if e.reason_code == 0x84 and self.protocol == V50 and self._auto_protocol:
-                self._log.info("mq: %s refused MQTT 5.0, trying 3.1.1", server)
+                self._log.info("%s refused MQTT 5.0, trying 3.1.1", server)
                 self.protocol = V311
                 await self._connect_timed(server)
             else:
@@ -564,7 +564,7 @@ class Client(Listener):
             err = self._lost_error
             if err is None:
                 err = ClientDisconnected("connection lost")
-            self._log.warning("mq: connection lost: %r", err)
+            self._log.warning("connection lost: %r", err)
             if self._on_connection_lost is not None:
                 self._call_user(self._on_connection_lost, self, err)
             if not self.auto_reconnect:
@@ -584,12 +584,12 @@ class Client(Listener):
             try:
                 await self._connect_timed(server)
                 self._reconnects += 1
-                self._log.info("mq: reconnected to %s", server)
+                self._log.info("reconnected to %s", server)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                self._log.warning("mq: reconnecting to %s failed: %r", server, e)
+                self._log.info("reconnecting to %s failed: %r", server, e)
                 attempt += 1
                 self._server_index = (self._server_index + 1) % len(self._servers)
 
@@ -676,7 +676,7 @@ class Client(Listener):
         handlers = self._subs.handlers_for(message.topic, props.subscription_identifier if props else None)
         if not handlers:
             if self._default_handler is None:
-                self._log.debug("mq: no handler for %s", message.topic)
+                self._log.debug("no handler for %s", message.topic)
                 return
             handlers = [self._default_handler]
         for h in handlers:
@@ -716,7 +716,7 @@ class Client(Listener):
                     tok.reason_codes = codes
                     tok._complete(err, code)
                 else:
-                    self._log.warning("mq: %s", err)
+                    self._log.warning("%s", err)
                 return
             sub.pending = False
         else:
@@ -736,10 +736,10 @@ class Client(Listener):
             self._lost(link, self._lost_error)
 
     def on_auth(self, packet: "Auth") -> None:
-        self._log.warning("mq: unexpected AUTH from the server")
+        self._log.warning("unexpected AUTH from the server")
 
     def on_warning(self, text: str) -> None:
-        self._log.warning("mq: %s", text)
+        self._log.warning("%s", text)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -873,9 +873,9 @@ class Client(Listener):
 
     def _log_exception(self, what: str, e: BaseException) -> None:
         if MICROPYTHON:
-            self._log.error("mq: %s: %r", what, e)
+            self._log.error("%s: %r", what, e)
         else:
-            self._log.error("mq: %s", what, exc_info=e)
+            self._log.error("%s", what, exc_info=e)
 
 
 async def dial(server: "Union[str, List[str]]", **options: "Any") -> Client:
