@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . tools/setup.sh
 echo "== ruff"
-ruff check mq mq_cpython_shim tests tools bench
+ruff check mq mq_cpython_shim tests tools $(ls -d bench ports 2>/dev/null)
 echo "== mypy --strict"
 mypy
 echo "== pytest (CPython and the MicroPython unix port)"
