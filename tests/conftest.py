@@ -1,6 +1,8 @@
 """pytest set-up shared by the CPython tests and the MicroPython wrapper."""
 
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,21 @@ sys.path.insert(0, str(ROOT / "tests" / "portable"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
+from harness import ControlServer, Harness  # noqa: E402
 from support import SkipTest  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def harness() -> "Iterator[ControlServer]":
+    # Portable tests reach it through support.control(); the MicroPython processes
+    # inherit the variable.
+    server = ControlServer(Harness())
+    os.environ["MQ_TEST_CONTROL"] = str(server.port)
+    try:
+        yield server
+    finally:
+        del os.environ["MQ_TEST_CONTROL"]
+        server.close()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -22,3 +22,71 @@ def unhex(s):
     """Bytes from hex with spaces allowed, for readable byte vectors."""
     s = s.replace(" ", "")
     return bytes(int(s[i : i + 2], 16) for i in range(0, len(s), 2))
+
+
+def run(coro):
+    """Run a test coroutine in a fresh event loop (on MicroPython, tasks left over by an
+    earlier test are dropped), then release what it asked the harness for."""
+    import asyncio
+
+    if MICROPYTHON:
+        asyncio.new_event_loop()
+    try:
+        return asyncio.run(coro)
+    finally:
+        if _control_used:
+            _control_used.clear()
+            if MICROPYTHON:
+                asyncio.new_event_loop()
+            asyncio.run(control("cleanup"))
+
+
+_control_used = []
+
+
+def _control_port():
+    import os
+
+    port = os.getenv("MQ_TEST_CONTROL")
+    if not port:
+        raise SkipTest("no test harness (MQ_TEST_CONTROL is not set): run under pytest")
+    return int(port)
+
+
+async def control(op, **args):
+    """Ask the CPython test harness (tests/harness.py) to do something the test cannot
+    do itself on every runtime: start and kill brokers, run paho-mqtt, stall a proxy,
+    make certificates. Returns the operation's result; raises RuntimeError on failure."""
+    import asyncio
+    import json
+
+    port = _control_port()
+    _control_used.append(op)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write((json.dumps({"op": op, "args": args}) + "\n").encode())
+        await writer.drain()
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = await reader.read(4096)
+            if not chunk:
+                break
+            line += chunk
+    finally:
+        writer.close()
+    reply = json.loads(line)
+    if "error" in reply:
+        raise RuntimeError("harness %s failed: %s" % (op, reply["error"]))
+    return reply["ok"]
+
+
+def hexlify(data):
+    import binascii
+
+    return binascii.hexlify(data).decode()
+
+
+def unhexlify(s):
+    import binascii
+
+    return binascii.unhexlify(s)
