@@ -7,6 +7,7 @@ from .errors import (
     ConnectionRefused,
     DisconnectError,
     IdentifierRejected,
+    KeepAliveTimeout,
     MalformedPacket,
     MQTTError,
     NotAuthorized,

@@ -521,6 +521,12 @@ class Client(Listener):
         except asyncio.CancelledError:
             raise
         except BaseException as e:
+            if isinstance(e, MQTTError) and not link.closed:
+                # The protocol queued a DISCONNECT saying why: send it before closing.
+                try:
+                    self._write(link)
+                except Exception:
+                    pass
             self._lost(link, e)
 
     async def _writer(self, link: _Link) -> None:
@@ -793,11 +799,19 @@ class Client(Listener):
         return p
 
     def _sub_props(self, sub: Subscription) -> "Optional[Properties]":
-        if self.protocol != V50 or (sub.subscription_id is None and not sub.user_properties):
+        if self.protocol != V50:
             return None
+        if not self.server_capabilities.subscription_id_available:
+            sub.auto_id = None
+        elif sub.subscription_id is None and sub.auto_id is None:
+            # A v5 server sends overlapping subscriptions one copy each, tagged with the
+            # identifier: with one of our own on every subscription, each copy reaches
+            # only its own handler.
+            sub.auto_id = self._subs.new_id()
         p = Properties()
-        if sub.subscription_id is not None:
-            p.subscription_identifier = [sub.subscription_id]
+        sid = sub.sid
+        if sid is not None:
+            p.subscription_identifier = [sid]
         p.user_properties = sub.user_properties
         return p
 

@@ -33,6 +33,11 @@ class Subscription:
         self.user_properties = user_properties
         self.persist = persist
         self.pending = False  # a SUBSCRIBE for it waits for its SUBACK
+        self.auto_id: "Optional[int]" = None  # given by the client when the user gave none
+
+    @property
+    def sid(self) -> "Optional[int]":
+        return self.subscription_id if self.subscription_id is not None else self.auto_id
 
     @property
     def options(self) -> int:
@@ -42,6 +47,19 @@ class Subscription:
 class Subscriptions:
     def __init__(self) -> None:
         self.by_filter: "Dict[str, Subscription]" = {}
+        self._last_id = 0
+
+    def new_id(self) -> int:
+        """A subscription identifier no subscription uses (MQTT 5.0 3.8.2.1.2)."""
+        used = set()
+        for s in self.by_filter.values():
+            used.add(s.sid)
+        n = self._last_id
+        while True:
+            n = n + 1 if n < 268435455 else 1
+            if n not in used:
+                self._last_id = n
+                return n
 
     def add(self, sub: Subscription) -> None:
         self.by_filter[sub.topic_filter] = sub
@@ -66,8 +84,9 @@ class Subscriptions:
             h = sub.handler
             if h is None or h in out:
                 continue
-            if subscription_ids and sub.subscription_id is not None:
-                if sub.subscription_id in subscription_ids:
+            sid = sub.sid
+            if subscription_ids and sid is not None:
+                if sid in subscription_ids:
                     out.append(h)
             elif match_topic(sub.topic_filter, topic):
                 out.append(h)

@@ -9,8 +9,9 @@ the harness runs ``op`` in a thread of the pytest process and answers with its r
     tls_files() -> {ca, ca_der, untrusted_ca, client_cert, client_key (+ _der variants)}
     proxy(port) -> {id, port, url}    proxy_stall / proxy_resume / proxy_drop (id)
     proxy_count(id) -> connections accepted so far
-    paho_subscribe(url, topic, qos=0, version=5, client_id=None) -> id
-    paho_messages(id, count, timeout=10) -> [{topic, payload(hex), qos, retain, properties}]
+    paho_subscribe(url, topic, qos=0, version=5, client_id=None, persistent=False) -> id
+    paho_messages(id, count, timeout=10, distinct=False) -> [{topic, payload(hex), qos, retain, properties}]
+        (waits until count messages, or count different ones, have arrived, or timeout)
     paho_publish(url, topic, payload(hex), qos=0, retain=False, version=5, properties={})
     paho_close(id)    cleanup()    ping()
 
@@ -117,15 +118,16 @@ class Proxy:
 class PahoClient:
     """paho-mqtt 2.x as the independent peer: a subscriber that records what arrives."""
 
-    def __init__(self, url: str, version: int, client_id: str | None) -> None:
+    def __init__(self, url: str, version: int, client_id: str | None, persistent: bool = False) -> None:
         import paho.mqtt.client as paho
 
         self.paho = paho
         proto = paho.MQTTv5 if version == MQTT_V5 else paho.MQTTv311
         kwargs: dict[str, Any] = {"protocol": proto, "client_id": client_id or ""}
         if version != MQTT_V5:
-            kwargs["clean_session"] = True
+            kwargs["clean_session"] = not persistent
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, **kwargs)
+        self.client.reconnect_delay_set(1, 2)
         self.version = version
         self.messages: list[dict[str, Any]] = []
         self.cond = threading.Condition()
@@ -133,7 +135,16 @@ class PahoClient:
         host, port = url.rsplit("/", 1)[-1].rsplit(":", 1)
         self.connected = threading.Event()
         self.client.on_connect = lambda *a: self.connected.set()
-        self.client.connect(host, int(port), keepalive=30)
+        connect_args: dict[str, Any] = {}
+        if version == MQTT_V5:
+            from paho.mqtt.packettypes import PacketTypes
+            from paho.mqtt.properties import Properties
+
+            connect_args["clean_start"] = not persistent
+            if persistent:
+                connect_args["properties"] = Properties(PacketTypes.CONNECT)
+                connect_args["properties"].SessionExpiryInterval = 3600
+        self.client.connect(host, int(port), keepalive=30, **connect_args)
         self.client.loop_start()
         if not self.connected.wait(10):
             raise RuntimeError("paho did not connect to %s" % url)
@@ -168,10 +179,16 @@ class PahoClient:
         if not done.wait(10):
             raise RuntimeError("paho: no SUBACK for %s" % topic)
 
-    def wait_messages(self, count: int, timeout: float) -> list[dict[str, Any]]:
+    def wait_messages(self, count: int, timeout: float, distinct: bool) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
+
+        def have() -> int:
+            if distinct:
+                return len({(m["topic"], m["payload"]) for m in self.messages})
+            return len(self.messages)
+
         with self.cond:
-            while len(self.messages) < count:
+            while have() < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -338,14 +355,22 @@ class Harness:
     # -- paho-mqtt -----------------------------------------------------------------
 
     def op_paho_subscribe(
-        self, url: str, topic: str, qos: int = 0, version: int = MQTT_V5, client_id: str | None = None
+        self,
+        url: str,
+        topic: str,
+        qos: int = 0,
+        version: int = MQTT_V5,
+        client_id: str | None = None,
+        persistent: bool = False,
     ) -> int:
-        c = PahoClient(url, version, client_id)
+        c = PahoClient(url, version, client_id, persistent)
         c.subscribe(topic, qos)
         return self._add(c)
 
-    def op_paho_messages(self, id: int, count: int, timeout: float = 10) -> list[dict[str, Any]]:
-        msgs: list[dict[str, Any]] = self._get(id, PahoClient).wait_messages(count, timeout)
+    def op_paho_messages(
+        self, id: int, count: int, timeout: float = 10, distinct: bool = False
+    ) -> list[dict[str, Any]]:
+        msgs: list[dict[str, Any]] = self._get(id, PahoClient).wait_messages(count, timeout, distinct)
         return msgs
 
     def op_paho_publish(
