@@ -25,8 +25,8 @@ else:
         from mq_cpython_shim import sleep_ms
 
 __all__ = [
-    "MICROPYTHON", "awaitable", "const", "decode_utf8", "readinto", "set_nodelay", "sleep_ms", "ticks_add",
-    "ticks_diff", "ticks_ms",
+    "MICROPYTHON", "awaitable", "close_stream", "const", "decode_utf8", "readinto", "set_nodelay", "sleep_ms",
+    "ticks_add", "ticks_diff", "ticks_ms",
 ]
 
 if TYPE_CHECKING:
@@ -50,6 +50,16 @@ async def readinto(reader: "Any", mv: memoryview) -> int:
     n = len(data)
     mv[:n] = data
     return n
+
+
+def close_stream(writer: "Any") -> None:
+    """Close a stream now. MicroPython's ``close`` leaves the socket open until
+    ``wait_closed``, which cannot be awaited everywhere we close: close the socket."""
+    writer.close()
+    if MICROPYTHON:
+        s = getattr(writer, "s", None)
+        if s is not None:
+            s.close()
 
 
 def set_nodelay(writer: "Any") -> None:

@@ -9,7 +9,7 @@ connection ends. Every failure goes through ``_lost``.
 import asyncio
 import random
 
-from ._compat import MICROPYTHON, readinto, sleep_ms, ticks_ms
+from ._compat import MICROPYTHON, close_stream, readinto, sleep_ms, ticks_ms
 from .codes import V50, V311, V311_CONNACK_RETURN_CODES, reason_name
 from .errors import (
     ClientDisconnected,
@@ -19,9 +19,10 @@ from .errors import (
     SubscriptionFailed,
     connection_refused,
 )
+from .io_session import persisted_publish, persisted_subscription, restore
 from .io_subs import Subscription, Subscriptions
 from .io_token import DONE, DROPPED, Token
-from .io_transport import ServerURL, open_transport
+from .io_transport import ServerURL, handshake_error, open_transport
 from .proto_conn import CONNECTED, LIMIT_IGNORE, Listener, Protocol
 from .proto_session import OutPublish, OutRequest
 from .wire_buf import encode_str
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional, Union
 
     from .io_subs import Handler
+    from .store import PersistedSubscription, SessionStore
     from .wire_packets import Auth, Connack, Disconnect, Message, SubAck
 
 QOS0_DROP = 0
@@ -141,6 +143,7 @@ class Client(Listener):
         request_response_info: bool = False,
         resend_on_session_loss: bool = True,
         buffer_size: int = 0,
+        store: "Optional[SessionStore]" = None,
     ) -> None:
         servers = [server] if isinstance(server, str) else list(server)
         if not servers:
@@ -182,6 +185,7 @@ class Client(Listener):
         self._max_topic_length = max_topic_length
         self._request_problem_info = request_problem_info
         self._request_response_info = request_response_info
+        self._store = store
         if buffer_size <= 0:
             buffer_size = 1024 if MICROPYTHON else 65536
         # Most of a slow link's backlog may wait in the transport before QoS 0 is held back.
@@ -303,6 +307,13 @@ class Client(Listener):
             return tok
         e = OutPublish(t, bytes(payload), qos, retain, props, alias, properties, tok)
         proto.session.assign(e)
+        if self._store is not None:
+            # Durable before it can leave: a power cut from here on loses nothing.
+            try:
+                self._store.save_pending_publish(e.packet_id, persisted_publish(e))
+            except BaseException:
+                del proto.session.inflight[e.packet_id]
+                raise
         proto.publish(e, ticks_ms())
         self._kick()
         return tok
@@ -366,6 +377,13 @@ class Client(Listener):
 
     async def _start(self) -> None:
         """The first connection: errors are raised to the caller of dial()."""
+        store = self._store
+        if store is not None:
+            # Loaded once per process; reconnects keep the state in memory.
+            if self._clean_start:
+                store.clear()
+            else:
+                restore(store, self.proto.session, self._subs, self._stored_subscription)
         last: "Optional[BaseException]" = None
         for _ in range(len(self._servers)):
             server = self._servers[self._server_index]
@@ -442,12 +460,13 @@ class Client(Listener):
         self._connack_event = asyncio.Event()
         self.proto.start(self._connect_packet(), ticks_ms())
         self._write(link)
+        self._wake.set()  # the writer drains it: MicroPython's TLS stream keeps it until the handshake is done
         link.tasks.append(asyncio.create_task(self._reader(link)))
         link.tasks.append(asyncio.create_task(self._writer(link)))
         await self._connack_event.wait()
         c = self._connack
         if c is None:
-            raise self._handshake_error or OSError("connection closed during the handshake")
+            raise handshake_error(server, self._ssl, self._dialer, self._handshake_error)
         if c.reason_code:
             code = c.reason_code
             if self.protocol == V311:
@@ -485,6 +504,7 @@ class Client(Listener):
             self.session_expiry_interval = 0 if self._clean_start else 0xFFFFFFFF
         # Subscriptions the server does not hold (no session) are made again.
         if not c.session_present:
+            self._persist("clear_received_qos2")
             for sub in self._subs:
                 if not sub.pending:
                     self._request(Subscribe(0, [(sub.topic_filter, sub.options)], self._sub_props(sub)), sub)
@@ -496,6 +516,22 @@ class Client(Listener):
         self._kick()
         if self._on_connect is not None:
             self._call_user(self._on_connect, self)
+
+    def _stored_subscription(self, topic_filter: str, s: "PersistedSubscription") -> Subscription:
+        return Subscription(
+            topic_filter, s.qos, None, s.no_local, s.retain_as_published, s.retain_handling, s.subscription_id,
+            s.user_properties,
+        )
+
+    def _persist(self, method: str, *args: "Any") -> None:
+        store = self._store
+        if store is None:
+            return
+        # A store that fails leaves the state in memory; the session goes on.
+        try:
+            getattr(store, method)(*args)
+        except Exception as e:
+            self._log_exception("session store %s failed" % method, e)
 
     def _redirect(self, reference: str) -> None:
         self.server_reference = reference
@@ -637,10 +673,6 @@ class Client(Listener):
         if self._link is link:
             self._link = None
         self.proto.connection_lost()
-        try:
-            link.writer.close()
-        except Exception:
-            pass
         current = asyncio.current_task()
         for t in link.tasks:
             if t is not current:
@@ -648,6 +680,10 @@ class Client(Listener):
                     t.cancel()
                 except Exception:
                     pass
+        try:
+            close_stream(link.writer)  # after the cancels: no task waits on the socket
+        except Exception:
+            pass
         self._wake.set()
 
     def _stop_tasks(self) -> None:
@@ -695,6 +731,8 @@ class Client(Listener):
                 self._queue_handler(r)
 
     def on_publish_done(self, entry: OutPublish, reason_code: int, properties: "Optional[Properties]") -> None:
+        if self._store is not None:
+            self._persist("delete_pending_publish", entry.packet_id)
         tok = entry.ref
         if tok is None:
             return
@@ -703,6 +741,17 @@ class Client(Listener):
             tok._complete(MQTTError("publish to %s failed" % entry.topic.decode(), reason_code, rs), reason_code)
         else:
             tok._complete(None, reason_code)
+
+    def on_pubrec(self, entry: OutPublish) -> None:
+        self._persist("save_pending_publish", entry.packet_id, persisted_publish(entry))
+
+    def on_qos2_received(self, packet_id: int) -> None:
+        if self._store is not None:
+            self._persist("save_received_qos2", packet_id)
+
+    def on_qos2_released(self, packet_id: int) -> None:
+        if self._store is not None:
+            self._persist("delete_received_qos2", packet_id)
 
     def on_request_done(self, entry: OutRequest, ack: "SubAck") -> None:
         tok = entry.ref
@@ -725,9 +774,12 @@ class Client(Listener):
                     self._log.warning("%s", err)
                 return
             sub.pending = False
+            if sub.persist:
+                self._persist("save_subscription", sub.topic_filter, persisted_subscription(sub))
         else:
             code = codes[0] if codes else 0
             self._subs.remove(flt)  # type: ignore[arg-type]
+            self._persist("delete_subscription", flt)
         if tok is not None:
             tok.reason_codes = codes
             tok._complete(None, code)

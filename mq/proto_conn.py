@@ -193,14 +193,12 @@ class Protocol:
             if e.state == QUEUED:
                 continue
             if not session_present:
-                if e.state == RELEASED:
-                    self._finish(e, 0, None)
-                    continue
-                if not self.resend_on_session_loss:
-                    self._finish(e, 0x80, None)
+                done = e.state == RELEASED
+                e.state = QUEUED  # not in flight on this connection: finishing it frees no quota
+                if done or not self.resend_on_session_loss:
+                    self._finish(e, 0 if done else 0x80, None)
                     continue
                 e.dup = False
-                e.state = QUEUED
             resend.append(e)
         if resend:
             s.queue = resend + [e for e in s.queue if e.state == QUEUED and e not in resend]

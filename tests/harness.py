@@ -14,6 +14,8 @@ the harness runs ``op`` in a thread of the pytest process and answers with its r
         (waits until count messages, or count different ones, have arrived, or timeout)
     paho_publish(url, topic, payload(hex), qos=0, retain=False, version=5, properties={})
     paho_close(id)    cleanup()    ping()
+    tempdir() -> path    spawn(runtime, script, args) -> id    proc_line(id, text, timeout=10) -> line
+    proc_kill(id)  (SIGKILL)    proc_output(id) -> what it printed so far
 
 Everything a test started is released by ``cleanup`` (called by ``support.run`` after each
 test that used the harness) and at the end of the session.
@@ -27,6 +29,8 @@ import select
 import shutil
 import socket
 import socketserver
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -219,6 +223,57 @@ class PahoClient:
         self.client.loop_stop()
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Process:
+    """A test program on either runtime; its output is collected line by line."""
+
+    def __init__(self, runtime: str, script: str, args: list[str]) -> None:
+        if runtime == "micropython":
+            exe = str(Path(sys.executable).parent / "micropython")
+            if not Path(exe).exists():
+                exe = shutil.which("micropython") or "micropython"
+        else:
+            exe = sys.executable
+        path = ROOT / "tests" / "portable" / script
+        self.proc = subprocess.Popen(
+            [exe, str(path), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT, text=True
+        )
+        self.lines: list[str] = []
+        self.cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.lines.append("<exit %s>" % self.proc.wait())
+            self.cond.notify_all()
+
+    def wait_line(self, text: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for line in self.lines:
+                    if text in line:
+                        return line
+                    if line.startswith("<exit"):
+                        raise RuntimeError("process ended before printing %r:\n%s" % (text, "\n".join(self.lines)))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("no %r within %s s:\n%s" % (text, timeout, "\n".join(self.lines)))
+                self.cond.wait(left)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
 class Harness:
     """The operations; one instance per pytest session."""
 
@@ -394,6 +449,28 @@ class Harness:
             c = self._objects.pop(id)
         c.close()
 
+    # -- processes -----------------------------------------------------------------
+
+    def op_tempdir(self) -> str:
+        d = tempfile.mkdtemp(prefix="mq-test-")
+        self._add(_TempDir(d))
+        return d
+
+    def op_spawn(self, runtime: str, script: str, args: list[str] | None = None) -> int:
+        return self._add(Process(runtime, script, [str(a) for a in args or []]))
+
+    def op_proc_line(self, id: int, text: str, timeout: float = 10) -> str:
+        line: str = self._get(id, Process).wait_line(text, timeout)
+        return line
+
+    def op_proc_kill(self, id: int) -> None:
+        self._get(id, Process).close()
+
+    def op_proc_output(self, id: int) -> str:
+        p = self._get(id, Process)
+        with p.cond:
+            return "\n".join(p.lines)
+
     # -- housekeeping --------------------------------------------------------------
 
     def op_ping(self) -> str:
@@ -413,6 +490,14 @@ class Harness:
         if fn is None:
             raise ValueError("unknown harness operation %r" % op)
         return fn(**args)
+
+
+class _TempDir:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def close(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
 
 
 class ControlServer(socketserver.ThreadingTCPServer):

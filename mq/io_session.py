@@ -1,0 +1,48 @@
+"""Between the client and its SessionStore: records made from the protocol's session
+state, and the state rebuilt from a store when the process starts."""
+
+from .proto_session import RELEASED, SENT, OutPublish
+from .store import PersistedPublish, PersistedSubscription
+from .wire_props import EncodedProperties
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List
+
+    from .io_subs import Subscription, Subscriptions
+    from .proto_session import Session
+    from .store import SessionStore
+
+_PUBLISH = 3
+
+
+def persisted_publish(e: OutPublish) -> PersistedPublish:
+    return PersistedPublish(e.topic.decode(), e.payload, e.qos, e.retain, e.properties, e.state == RELEASED)
+
+
+def persisted_subscription(sub: "Subscription") -> PersistedSubscription:
+    return PersistedSubscription(
+        sub.qos, sub.no_local, sub.retain_as_published, sub.retain_handling, sub.subscription_id,
+        sub.user_properties,
+    )
+
+
+def restore(store: "SessionStore", session: "Session", subs: "Subscriptions", make_sub: "Any") -> "List[int]":
+    """Put the stored publishes and QoS 2 ids back into the session, and add stored
+    subscriptions that ``subscriptions=`` did not name (their messages go to the
+    default handler). Returns the restored packet ids, in send order."""
+    pids = []
+    for pid, p in store.load_pending_publishes().items():
+        props = EncodedProperties(p.properties, _PUBLISH) if p.properties is not None else None
+        e = OutPublish(p.topic.encode(), p.payload, p.qos, p.retain, props, False, p.properties, None)
+        # Sent by the earlier process (it is saved before it leaves): a resend, DUP set.
+        e.state = RELEASED if p.released else SENT
+        e.dup = True
+        e.seq = session.next_seq()
+        session.restore(e, pid)  # _resume on CONNACK sends it again
+        pids.append(pid)
+    session.qos2_in = set(store.load_received_qos2())
+    for flt, s in store.load_subscriptions().items():
+        if subs.get(flt) is None:
+            subs.add(make_sub(flt, s))
+    return pids
