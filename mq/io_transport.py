@@ -64,11 +64,16 @@ def tls_context(
     import ssl
 
     if not MICROPYTHON:
-        ctx = ssl.create_default_context(cafile=cafile)
+        if cafile is not None and not _is_pem(cafile):
+            ctx = ssl.create_default_context(cadata=_der(cafile))  # a DER certificate
+        else:
+            ctx = ssl.create_default_context(cafile=cafile)
         if not verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
         if certfile is not None:
+            if not _is_pem(certfile) or (keyfile is not None and not _is_pem(keyfile)):
+                raise ValueError("CPython's ssl reads a client certificate and key from PEM files only")
             ctx.load_cert_chain(certfile, keyfile)
         return ctx
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -90,7 +95,7 @@ def _der(path: str, key: bool = False) -> bytes:
 
     with open(path, "rb") as f:
         data = f.read()
-    if not data.startswith(b"-----"):
+    if b"-----BEGIN " not in data:
         return data
     text = data.decode()
     begin = text.find("-----BEGIN ")
@@ -102,6 +107,11 @@ def _der(path: str, key: bool = False) -> bytes:
     start = text.find("\n", begin) + 1
     end = text.find("-----END", start)
     return binascii.a2b_base64("".join(text[start:end].split()))
+
+
+def _is_pem(path: str) -> bool:
+    with open(path, "rb") as f:
+        return b"-----BEGIN " in f.read()
 
 
 async def open_transport(server: ServerURL, ssl_option: "Any", dialer: "Optional[Dialer]") -> "Tuple[Any, Any]":
@@ -117,7 +127,56 @@ async def open_transport(server: ServerURL, ssl_option: "Any", dialer: "Optional
     else:
         reader, writer = await asyncio.open_connection(server.host, server.port, ssl=ctx, server_hostname=server.host)
     set_nodelay(writer)
+    if ctx is not None and MICROPYTHON:
+        return _TLSReader(reader), writer
     return reader, writer
+
+
+def handshake_error(
+    server: ServerURL, ssl_option: "Any", dialer: "Any", err: "Optional[BaseException]"
+) -> BaseException:
+    """The error to raise for a connection lost before CONNACK. Over TLS it says so, and
+    names the cause where the runtime's own error does not: MicroPython's mbedTLS reports
+    a failed certificate check as a bare ValueError, and a server that requires a client
+    certificate just drops the connection (a reset or broken pipe here)."""
+    if err is None:
+        err = OSError("connection closed during the handshake")
+    use_tls = server.tls if ssl_option is None else ssl_option is not False
+    if dialer is not None or not use_tls:
+        return err
+    if MICROPYTHON and type(err) is ValueError:  # mbedTLS: "The certificate is not correctly signed..."
+        return OSError("TLS connection to %s: certificate verify failed: %s" % (server, str(err).strip()))
+    if isinstance(err, OSError) and not _ssl_error(err):
+        errno = err.args[0] if err.args and isinstance(err.args[0], int) else None
+        msg = "TLS connection to %s closed by the server before CONNACK (%s); does it require a client certificate?"
+        new = OSError(errno, msg % (server, err)) if errno is not None else OSError(msg % (server, err))
+        if not MICROPYTHON:
+            new.__cause__ = err
+        return new
+    return err
+
+
+def _ssl_error(err: BaseException) -> bool:
+    # CPython's own TLS errors say what failed already.
+    if MICROPYTHON:
+        return False
+    import ssl
+
+    return isinstance(err, ssl.SSLError)
+
+
+class _TLSReader:
+    """MicroPython's TLS stream: readinto gives None, not 0, while the handshake or a TLS
+    record is incomplete (0 alone is the end of the stream): wait for real data."""
+
+    def __init__(self, stream: "Any") -> None:
+        self.stream = stream
+
+    async def readinto(self, buf: "Any") -> int:
+        while True:
+            n = await self.stream.readinto(buf)
+            if n is not None:
+                return int(n)
 
 
 def _default_context() -> "Any":
