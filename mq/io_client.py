@@ -144,6 +144,7 @@ class Client(Listener):
         resend_on_session_loss: bool = True,
         buffer_size: int = 0,
         store: "Optional[SessionStore]" = None,
+        fast_wake: bool = True,
     ) -> None:
         servers = [server] if isinstance(server, str) else list(server)
         if not servers:
@@ -199,6 +200,7 @@ class Client(Listener):
             receive_maximum_policy=receive_maximum_policy,
             topic_alias_maximum=topic_alias_maximum,
             resend_on_session_loss=resend_on_session_loss,
+            fast_wake=fast_wake,
         )
         self._subs = Subscriptions()
         for flt, spec in (subscriptions or {}).items():
@@ -230,6 +232,13 @@ class Client(Listener):
         self.session_present = False
         self._reconnects = 0
         self._bytes_sent = 0
+        if store is not None:
+            # Loaded once per process, before anything is published; reconnects keep
+            # the state in memory.
+            if clean_start:
+                store.clear()
+            else:
+                restore(store, self.proto.session, self._subs, self._stored_subscription)
 
     # -- public API ------------------------------------------------------------
 
@@ -375,15 +384,13 @@ class Client(Listener):
 
     # -- connecting ---------------------------------------------------------------
 
+    async def connect(self) -> None:
+        """The first connection (``dial`` calls it): errors are raised here. Messages
+        published before it are sent as soon as the connection allows: with
+        ``clean_start=False`` and ``fast_wake``, right behind CONNECT."""
+        await self._start()
+
     async def _start(self) -> None:
-        """The first connection: errors are raised to the caller of dial()."""
-        store = self._store
-        if store is not None:
-            # Loaded once per process; reconnects keep the state in memory.
-            if self._clean_start:
-                store.clear()
-            else:
-                restore(store, self.proto.session, self._subs, self._stored_subscription)
         last: "Optional[BaseException]" = None
         for _ in range(len(self._servers)):
             server = self._servers[self._server_index]
@@ -459,8 +466,9 @@ class Client(Listener):
         self._handshake_error = None
         self._connack_event = asyncio.Event()
         self.proto.start(self._connect_packet(), ticks_ms())
-        self._write(link)
-        self._wake.set()  # the writer drains it: MicroPython's TLS stream keeps it until the handshake is done
+        # The writer task sends CONNECT: on MicroPython the TLS handshake runs inside that
+        # first write, and a failure there must end the handshake through _lost.
+        self._wake.set()
         link.tasks.append(asyncio.create_task(self._reader(link)))
         link.tasks.append(asyncio.create_task(self._writer(link)))
         await self._connack_event.wait()

@@ -45,6 +45,10 @@ _AUTH = const(15)
 LIMIT_IGNORE = const(0)
 LIMIT_STRICT = const(1)
 
+# Fast wake: how many QoS 1/2 publishes may follow CONNECT before CONNACK tells the
+# server's Receive Maximum (never more than the last one it told us).
+EARLY_MAX = const(10)
+
 
 class Listener:
     """What a Protocol reports. The driver overrides what it needs."""
@@ -91,6 +95,7 @@ class Protocol:
         receive_maximum_policy: int = LIMIT_IGNORE,
         topic_alias_maximum: int = 0,
         resend_on_session_loss: bool = True,
+        fast_wake: bool = True,
     ) -> None:
         self.listener = listener
         self.session = Session()
@@ -106,6 +111,9 @@ class Protocol:
         self.receive_maximum = receive_maximum
         self.receive_maximum_policy = receive_maximum_policy
         self.resend_on_session_loss = resend_on_session_loss
+        self.fast_wake = fast_wake
+        self.conn_no = 0  # counts network connections
+        self._early = False  # publishing behind CONNECT, before CONNACK
         self.aliases_out = OutboundAliases()
         self.aliases_in = InboundAliases(topic_alias_maximum)
         self.requests: "list[OutRequest]" = []  # SUBSCRIBE/UNSUBSCRIBE waiting for a connection
@@ -138,12 +146,24 @@ class Protocol:
         self.ping_sent = -1
         self._warned_receive_maximum = False
         self.state = CONNECTING
+        self.conn_no += 1
         self._send_raw(encode_bytes(connect, connect.version), now)
         self.last_recv = now
+        if self.fast_wake and not connect.clean_start and self.resend_on_session_loss:
+            # The specification lets a client send right behind CONNECT: with a
+            # session to resume, a sensor's waiting messages go out in the same
+            # round trip. Refused, they stay in the session (and its store). Not with
+            # strict discard: that needs CONNACK's word on the session first.
+            self._early = True
+            rm = self.server_receive_maximum
+            self.quota = EARLY_MAX if rm > EARLY_MAX else rm
+            self._requeue(True)
+            self._pump(now)
 
     def connection_lost(self) -> None:
         """The network connection is gone. In-flight messages stay for the next one."""
         self.state = IDLE
+        self._early = False
         self.rx_n = 0
         self.out.clear()
 
@@ -152,6 +172,7 @@ class Protocol:
         return self.state == CONNECTED
 
     def _on_connack(self, p: "Connack", now: int) -> None:
+        self._early = False
         if p.reason_code:
             self.state = CLOSED
             self.listener.on_connack(p)
@@ -172,7 +193,11 @@ class Protocol:
             if props.server_keep_alive is not None:
                 self.keepalive_ms = props.server_keep_alive * 1000
         self.server_receive_maximum = rm
-        self.quota = rm
+        early = 0
+        for e in self.session.inflight.values():
+            if isinstance(e, OutPublish) and e.conn == self.conn_no and e.state != QUEUED:
+                early += 1
+        self.quota = rm - early
         self.max_packet_out = mps
         self.aliases_out.reset(tam if self.version == _V50 else 0)
         self.state = CONNECTED
@@ -188,10 +213,20 @@ class Protocol:
         s = self.session
         if not session_present:
             s.qos2_in.clear()
+        self._requeue(session_present)
+        # Requests in flight when the connection dropped are simply asked again.
+        for e2 in s.inflight.values():
+            if isinstance(e2, OutRequest) and e2.state == SENT and e2 not in self.requests:
+                e2.state = QUEUED
+                self.requests.append(e2)
+
+    def _requeue(self, session_present: bool) -> None:
+        """Put the publishes sent on an earlier connection back at the head of the queue."""
+        s = self.session
         resend: "list[Union[OutPublish, OutRequest]]" = []
         for e in s.pending_publishes():
-            if e.state == QUEUED:
-                continue
+            if e.state == QUEUED or e.conn == self.conn_no:
+                continue  # not sent yet, or sent behind this CONNECT already
             if not session_present:
                 done = e.state == RELEASED
                 e.state = QUEUED  # not in flight on this connection: finishing it frees no quota
@@ -202,11 +237,6 @@ class Protocol:
             resend.append(e)
         if resend:
             s.queue = resend + [e for e in s.queue if e.state == QUEUED and e not in resend]
-        # Requests in flight when the connection dropped are simply asked again.
-        for e2 in s.inflight.values():
-            if isinstance(e2, OutRequest) and e2.state == SENT and e2 not in self.requests:
-                e2.state = QUEUED
-                self.requests.append(e2)
 
     # -- input ---------------------------------------------------------------
 
@@ -436,20 +466,21 @@ class Protocol:
         and is sent now if the connection and the server's Receive Maximum allow,
         else it waits in the queue."""
         self.session.queue.append(e)
-        if self.state == CONNECTED and self.quota > 0:
+        if (self.state == CONNECTED or self._early) and self.quota > 0:
             self._pump(now)
 
     def _pump(self, now: int) -> None:
         q = self.session.queue
         while self.requests and self.state == CONNECTED:
             self._send_request(self.requests.pop(0), now)
-        while q and self.quota > 0 and self.state == CONNECTED:
+        while q and self.quota > 0 and (self.state == CONNECTED or self._early):
             e = q.pop(0)
             if isinstance(e, OutPublish):
                 self._send_publish(e, now)
 
     def _send_publish(self, e: OutPublish, now: int) -> None:
         self.quota -= 1
+        e.conn = self.conn_no
         if not e.seq:
             e.seq = self.session.next_seq()
         if e.state == RELEASED:

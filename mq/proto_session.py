@@ -42,6 +42,7 @@ class OutPublish:
         self.state = QUEUED
         self.dup = False  # sent before: a resend carries DUP
         self.seq = 0  # send order, for resending in order
+        self.conn = 0  # the connection it was last sent on (Protocol.conn_no)
 
 
 class OutRequest:

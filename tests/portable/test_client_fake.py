@@ -506,7 +506,8 @@ async def _session_lost_resend():
     h = await Harness().start()
     ev = Events()
     try:
-        client, c1, _ = await h.dial(client_id="lost", clean_start=False, **ev.options())
+        # fast_wake=False: the resend waits for CONNACK to learn the session is gone.
+        client, c1, _ = await h.dial(client_id="lost", clean_start=False, fast_wake=False, **ev.options())
         t1 = client.publish("q/1", b"one", qos=1)
         t2 = client.publish("q/2", b"two", qos=2)
         p1 = await c1.recv()

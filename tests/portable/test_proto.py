@@ -247,7 +247,7 @@ def test_server_keepalive_overrides():
 
 
 def test_resend_with_session_present():
-    p, rec = connected(clean_start=False)
+    p, rec = connected(clean_start=False, fast_wake=False)
     e1 = out_publish(p, "a", 1)
     e2 = out_publish(p, "b", 2)
     e3 = out_publish(p, "c", 2)
@@ -269,7 +269,7 @@ def test_resend_with_session_present():
 
 
 def test_session_lost_resends_as_new():
-    p, rec = connected(clean_start=False)
+    p, rec = connected(clean_start=False, fast_wake=False)
     e1 = out_publish(p, "a", 1)
     e2 = out_publish(p, "b", 2)
     sent(p)
@@ -288,7 +288,7 @@ def test_session_lost_resends_as_new():
 
 
 def test_session_lost_strict_discard():
-    p, rec = connected(clean_start=False, resend_on_session_loss=False)
+    p, rec = connected(clean_start=False, fast_wake=False, resend_on_session_loss=False)
     e1 = out_publish(p, "a", 1)
     sent(p)
     p.connection_lost()
@@ -448,3 +448,70 @@ def test_v311_flow():
     assert sent(p, 4) == [Ack(PUBREL, e.packet_id)]
     p.feed(wire(Ack(PUBCOMP, e.packet_id), 4), 0)
     assert rec.take() == [("pubrec", e.packet_id), ("done", e.packet_id, 0)]
+
+
+def test_fast_wake_sends_the_session_behind_connect():
+    # With a session to resume, waiting publishes follow CONNECT at once: one round trip.
+    p, rec = connected(clean_start=False)
+    e1 = out_publish(p, "a", 1)
+    e2 = out_publish(p, "b", 2)
+    sent(p)
+    p.feed(wire(Ack(PUBREC, e2.packet_id)), 0)
+    sent(p)
+    p.connection_lost()
+    e3 = out_publish(p, "c", 1)  # published while disconnected
+    p.start(Connect("c", 5, False, 0), 0)
+    assert sent(p) == [
+        Connect("c", 5, False, 0),
+        Message("a", b"x", 1, dup=True, packet_id=e1.packet_id),
+        Ack(PUBREL, e2.packet_id),
+        Message("c", b"x", 1, packet_id=e3.packet_id),
+    ]
+    e4 = out_publish(p, "d", 1)  # still before CONNACK: goes at once too
+    assert sent(p) == [Message("d", b"x", 1, packet_id=e4.packet_id)]
+    rec.take()
+    p.feed(wire(Connack(True, 0, Properties(receive_maximum=5))), 0)
+    assert sent(p) == []  # nothing twice
+    assert p.quota == 5 - 4  # the early ones count against the server's Receive Maximum
+    for e in (e1, e3, e4):
+        p.feed(wire(Ack(PUBACK, e.packet_id)), 0)
+    p.feed(wire(Ack(PUBCOMP, e2.packet_id)), 0)
+    assert sorted(r[1] for r in rec.take() if r[0] == "done") == sorted(e.packet_id for e in (e1, e2, e3, e4))
+    assert p.quota == 5 and not p.session.inflight
+
+
+def test_fast_wake_stays_within_the_last_receive_maximum():
+    p, _rec = connected(clean_start=False, connack_props=Properties(receive_maximum=2))
+    es = [out_publish(p, "t", 1, bytes([i])) for i in range(4)]
+    sent(p)
+    p.connection_lost()
+    p.start(Connect("c", 5, False, 0), 0)
+    assert [m.packet_id for m in sent(p)[1:]] == [es[0].packet_id, es[1].packet_id]
+    p.feed(wire(Connack(True, 0, Properties(receive_maximum=2))), 0)
+    assert sent(p) == [] and p.quota == 0
+    p.feed(wire(Ack(PUBACK, es[0].packet_id)), 0)
+    assert [m.packet_id for m in sent(p)] == [es[2].packet_id]
+
+
+def test_fast_wake_refused_connack_keeps_the_messages():
+    p, _rec = connected(clean_start=False)
+    e1 = out_publish(p, "a", 1)
+    sent(p)
+    p.connection_lost()
+    p.start(Connect("c", 5, False, 0), 0)
+    assert len(sent(p)) == 2
+    p.feed(wire(Connack(False, 0x88)), 0)  # server unavailable
+    assert p.session.inflight == {e1.packet_id: e1}
+    p.connection_lost()
+    p.start(Connect("c", 5, False, 0), 0)
+    assert sent(p)[1] == Message("a", b"x", 1, dup=True, packet_id=e1.packet_id)
+
+
+def test_fast_wake_off_with_strict_discard_or_when_disabled():
+    for kw in ({"resend_on_session_loss": False}, {"fast_wake": False}):
+        p, _rec = connected(clean_start=False, **kw)
+        out_publish(p, "a", 1)
+        sent(p)
+        p.connection_lost()
+        p.start(Connect("c", 5, False, 0), 0)
+        assert sent(p) == [Connect("c", 5, False, 0)], kw
