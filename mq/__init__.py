@@ -21,11 +21,26 @@ from .io_client import QOS0_BLOCK, QOS0_DROP, Client, ServerCapabilities, dial
 from .io_token import Token
 from .io_transport import tls_context
 from .proto_conn import LIMIT_IGNORE, LIMIT_STRICT
+from .store import MemoryStore, PersistedPublish, PersistedSubscription, SessionStore
 from .wire_packets import Message, Will
 from .wire_props import Properties
 from .wire_topic import match_topic
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> "object":
+    # The file and flash stores load on first use: a client without one does not pay
+    # for them in RAM.
+    if name == "FileStore":
+        from .store_file import FileStore
+
+        return FileStore
+    if name == "FlashStore":
+        from .store_flash import FlashStore
+
+        return FlashStore
+    raise AttributeError(name)
 
 __all__ = [
     "LIMIT_IGNORE", "LIMIT_STRICT", "QOS0_BLOCK", "QOS0_DROP", "Client", "KeepAliveTimeout",
@@ -35,4 +50,5 @@ __all__ = [
     "MQTTError", "MalformedPacket", "Message", "NotAuthorized", "PacketTooLarge", "Properties",
     "ProtocolError", "ReasonCode", "ServerUnavailable", "SubscriptionFailed",
     "UnacceptableProtocolVersion", "Will", "match_topic", "reason_name",
+    "FileStore", "FlashStore", "MemoryStore", "PersistedPublish", "PersistedSubscription", "SessionStore",
 ]

@@ -6,6 +6,8 @@ subscriptions, and the packet ids of inbound QoS 2 messages whose PUBREL has not
 arrived. The client saves as the flows progress and loads once at start-up.
 """
 
+from collections import OrderedDict
+
 from .wire_props import user_props_list
 
 TYPE_CHECKING = False
@@ -136,6 +138,10 @@ class SessionStore:
         raise NotImplementedError
 
     def load_pending_publishes(self) -> "Dict[int, PersistedPublish]":
+        """By packet id, in the order they were first saved (the order they were sent,
+        which a resend must keep, MQTT 5.0 section 4.6). The stores return an
+        OrderedDict, as MicroPython's dict keeps no order; there an OrderedDict never
+        equals a plain dict, so compare ``dict(...)``."""
         raise NotImplementedError
 
     def clear_pending_publishes(self) -> None:
@@ -172,7 +178,7 @@ class MemoryStore(SessionStore):
 
     def __init__(self, client_id: str = "") -> None:
         self.client_id = client_id
-        self._pending: "Dict[int, PersistedPublish]" = {}
+        self._pending: "Dict[int, PersistedPublish]" = OrderedDict()  # send order, on MicroPython too
         self._subs: "Dict[str, PersistedSubscription]" = {}
         self._qos2: "Set[int]" = set()
 
@@ -184,10 +190,10 @@ class MemoryStore(SessionStore):
         self._pending.pop(packet_id, None)
 
     def load_pending_publishes(self) -> "Dict[int, PersistedPublish]":
-        return dict(self._pending)
+        return OrderedDict(self._pending)
 
     def clear_pending_publishes(self) -> None:
-        self._pending = {}
+        self._pending = OrderedDict()
 
     def save_subscription(self, topic: str, sub: PersistedSubscription) -> None:
         self._subs[topic] = sub
