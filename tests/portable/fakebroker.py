@@ -13,9 +13,10 @@ malformed packets, protocol violations, refusals, redirects, AUTH challenges.
 import asyncio
 import random
 
+import mq
 from mq.wire_decode import Decoder
 from mq.wire_encode import encode_bytes
-from mq.wire_packets import Ack
+from mq.wire_packets import CONNECT, Ack, Connack
 
 TIMEOUT = 10
 _CONNECT = 1
@@ -151,3 +152,143 @@ class FakeBroker:
                 await server.wait_closed()
             except asyncio.CancelledError:
                 pass
+
+
+# -- the client side of fake-broker tests -------------------------------------------
+
+WAIT = 5  # s: a coarse upper bound for anything that should happen at once
+
+
+class Log:
+    """A logger that keeps what it is told (and keeps the test output quiet)."""
+
+    def __init__(self):
+        self.lines = []
+
+    def _add(self, level, msg, args):
+        self.lines.append((level, msg % args if args else msg))
+
+    def debug(self, msg, *args, **kw):
+        pass
+
+    def info(self, msg, *args, **kw):
+        pass
+
+    def warning(self, msg, *args, **kw):
+        self._add("warning", msg, args)
+
+    def error(self, msg, *args, **kw):
+        self._add("error", msg, args)
+
+    def exception(self, msg, *args, **kw):
+        self._add("error", msg, args)
+
+    def errors(self):
+        return [text for level, text in self.lines if level == "error"]
+
+
+class Events:
+    """The client's callbacks, recorded, with a way to wait for the next one."""
+
+    def __init__(self):
+        self.lost = []
+        self.connects = 0
+        self.redirects = []
+        self._changed = asyncio.Event()
+
+    def on_connection_lost(self, client, err):
+        self.lost.append(err)
+        self._changed.set()
+
+    def on_connect(self, client):
+        self.connects += 1
+        self._changed.set()
+
+    def on_server_redirect(self, reference):
+        self.redirects.append(reference)
+
+    def options(self):
+        return {
+            "on_connection_lost": self.on_connection_lost,
+            "on_connect": self.on_connect,
+            "on_server_redirect": self.on_server_redirect,
+        }
+
+    async def _until(self, cond):
+        while not cond():
+            self._changed.clear()
+            await asyncio.wait_for(self._changed.wait(), WAIT)
+
+    async def wait_lost(self, n=1):
+        """The n-th error given to on_connection_lost."""
+        await self._until(lambda: len(self.lost) >= n)
+        return self.lost[n - 1]
+
+    async def wait_connects(self, n):
+        await self._until(lambda: self.connects >= n)
+
+
+def _options(opts):
+    o = {
+        "keepalive": 30,
+        "connect_timeout": 2,
+        "reconnect_delay": 0.01,
+        "reconnect_max_delay": 0.05,
+        "logger": Log(),
+    }
+    o.update(opts)
+    return o
+
+
+class Harness:
+    """One fake broker and the clients dialled to it; ``close`` releases them all."""
+
+    def __init__(self):
+        self.fb = FakeBroker()
+        self.clients = []
+        self.tasks = []
+
+    async def start(self):
+        await self.fb.start()
+        return self
+
+    def dial_task(self, **opts):
+        t = asyncio.create_task(mq.dial(self.fb.url, **_options(opts)))
+        self.tasks.append(t)
+        return t
+
+    async def dial(self, connack=None, **opts):
+        """Dial, answer CONNECT with connack; return (client, conn, the CONNECT)."""
+        task = self.dial_task(**opts)
+        conn = await self.fb.accept()
+        connect = await conn.recv()
+        assert connect.type == CONNECT
+        conn.send_packet(connack if connack is not None else Connack(False, 0))
+        client = await task
+        self.clients.append(client)
+        return client, conn, connect
+
+    async def refused(self, answer, **opts):
+        """Dial, answer CONNECT with answer (bytes or a packet); return what dial raised."""
+        task = self.dial_task(**opts)
+        conn = await self.fb.accept()
+        await conn.recv()
+        if isinstance(answer, bytes):
+            conn.send(answer)
+        else:
+            conn.send_packet(answer)
+        try:
+            client = await task
+        except mq.ConnectionRefused as e:
+            assert await conn.closed_by_client() == []
+            return e
+        self.clients.append(client)
+        raise AssertionError("dial did not fail")
+
+    async def close(self):
+        for t in self.tasks:
+            if not t.done():
+                t.cancel()
+        for c in self.clients:
+            await c.disconnect(timeout=1)
+        await self.fb.aclose()
