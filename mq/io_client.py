@@ -232,6 +232,8 @@ class Client(Listener):
         self.session_present = False
         self._reconnects = 0
         self._bytes_sent = 0
+        self._max_qos = 2  # the server's capabilities, checked before sending
+        self._retain_ok = True
         if store is not None:
             # Loaded once per process, before anything is published; reconnects keep
             # the state in memory.
@@ -278,6 +280,8 @@ class Client(Listener):
         its PUBACK and QoS 2 its PUBCOMP. Raises ValueError for invalid input."""
         if qos != 0 and qos != 1 and qos != 2:
             raise ValueError("QoS must be 0, 1 or 2")
+        if qos > self._max_qos or (retain and not self._retain_ok):
+            self._refuse_publish(qos)
         t = self._topic_cache.get(topic)
         if t is None:
             t = self._topic_bytes(topic)
@@ -343,6 +347,7 @@ class Client(Listener):
         check_topic_filter(topic_filter)
         if qos not in (0, 1, 2):
             raise ValueError("QoS must be 0, 1 or 2")
+        self._check_subscribe(topic_filter, subscription_id)
         if retain_handling not in (0, 1, 2):
             raise ValueError("retain_handling must be 0, 1 or 2")
         if subscription_id is not None and not 0 < subscription_id <= 268435455:
@@ -495,7 +500,9 @@ class Client(Listener):
     def _after_connect(self, c: "Connack") -> None:
         props = c.properties
         self.session_present = c.session_present
-        self.server_capabilities = ServerCapabilities(props)
+        caps = self.server_capabilities = ServerCapabilities(props)
+        self._max_qos = caps.maximum_qos
+        self._retain_ok = caps.retain_available
         if props is not None:
             if props.assigned_client_identifier:
                 self.assigned_client_id = props.assigned_client_identifier
@@ -524,6 +531,21 @@ class Client(Listener):
         self._kick()
         if self._on_connect is not None:
             self._call_user(self._on_connect, self)
+
+    def _refuse_publish(self, qos: int) -> None:
+        # What the server announced it does not support fails here, not in a DISCONNECT.
+        if qos > self._max_qos:
+            raise MQTTError("the server supports QoS up to %d, not %d" % (self._max_qos, qos), 0x9B)
+        raise MQTTError("the server does not support retained messages", 0x9A)
+
+    def _check_subscribe(self, topic_filter: str, subscription_id: "Optional[int]") -> None:
+        caps = self.server_capabilities
+        if topic_filter.startswith("$share/") and not caps.shared_subscription_available:
+            raise MQTTError("the server does not support shared subscriptions", 0x9E)
+        if not caps.wildcard_available and ("+" in topic_filter or "#" in topic_filter):
+            raise MQTTError("the server does not support wildcard subscriptions", 0xA2)
+        if subscription_id is not None and not caps.subscription_id_available:
+            raise MQTTError("the server does not support subscription identifiers", 0xA1)
 
     def _stored_subscription(self, topic_filter: str, s: "PersistedSubscription") -> Subscription:
         return Subscription(

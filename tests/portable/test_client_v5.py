@@ -1,0 +1,378 @@
+"""MQTT 5.0 features of the client against a scripted broker: the server's capabilities
+and limits honoured before sending, topic aliases both ways, receive maximum both ways,
+our own packet size limit, subscription options, properties of acknowledgements, and
+v5-only options ignored on a 3.1.1 connection."""
+
+import asyncio
+
+from fakebroker import WAIT, Events, Harness
+from support import run
+
+import mq
+from mq.wire_packets import (
+    DISCONNECT,
+    PUBACK,
+    PUBLISH,
+    PUBREC,
+    SUBACK,
+    SUBSCRIBE,
+    UNSUBACK,
+    UNSUBSCRIBE,
+    Ack,
+    Connack,
+    Message,
+    SubAck,
+)
+from mq.wire_props import Properties
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+        self.event = asyncio.Event()
+
+    def __call__(self, client, message):
+        self.messages.append(message)
+        self.event.set()
+
+    async def wait(self, n):
+        while len(self.messages) < n:
+            self.event.clear()
+            await asyncio.wait_for(self.event.wait(), WAIT)
+        return self.messages
+
+
+def _raises(exc_type, fn, *args, **kw):
+    try:
+        fn(*args, **kw)
+    except exc_type as e:
+        return e
+    raise AssertionError("%s not raised" % exc_type.__name__)
+
+
+async def _capabilities():
+    h = await Harness().start()
+    try:
+        caps = Properties(
+            maximum_qos=1, retain_available=0, wildcard_subscription_available=0,
+            subscription_identifier_available=0, shared_subscription_available=0,
+        )
+        client, conn, _ = await h.dial(connack=Connack(False, 0, caps))
+        c = client.server_capabilities
+        assert (c.maximum_qos, c.retain_available, c.wildcard_available) == (1, False, False)
+        assert _raises(mq.MQTTError, client.publish, "t", b"x", qos=2).reason_code == 0x9B
+        assert _raises(mq.MQTTError, client.publish, "t", b"x", qos=1, retain=True).reason_code == 0x9A
+        assert _raises(mq.MQTTError, client.subscribe, "a/+", 1).reason_code == 0xA2
+        assert _raises(mq.MQTTError, client.subscribe, "a/#", 1).reason_code == 0xA2
+        assert _raises(mq.MQTTError, client.subscribe, "a", 1, subscription_id=5).reason_code == 0xA1
+        assert _raises(mq.MQTTError, client.subscribe, "$share/g/a", 1).reason_code == 0x9E
+        # Nothing of that reached the server, and the connection is fine.
+        tok = client.publish("t", b"ok", qos=1)
+        p = await conn.recv()
+        assert p.type == PUBLISH and p.payload == b"ok" and p.qos == 1
+        conn.send_packet(Ack(PUBACK, p.packet_id))
+        await tok.wait(WAIT)
+        assert client.is_connected
+    finally:
+        await h.close()
+
+
+def test_server_capabilities_refused_before_sending():
+    run(_capabilities())
+
+
+async def _server_maximum_packet_size():
+    h = await Harness().start()
+    try:
+        client, conn, _ = await h.dial(connack=Connack(False, 0, Properties(maximum_packet_size=64)))
+        big = client.publish("t", bytes(100), qos=1)
+        try:
+            await big.wait(WAIT)
+        except mq.MQTTError as e:
+            assert e.reason_code == 0x95
+        else:
+            raise AssertionError("an oversized publish succeeded")
+        big0 = client.publish("t", bytes(100), qos=0)
+        assert big0.done() and big0.error is not None and big0.error.reason_code == 0x95
+        # The connection survives: the next, small one goes out.
+        small = client.publish("t", b"small", qos=1)
+        p = await conn.recv()
+        assert p.payload == b"small"  # nothing oversized was written before it
+        conn.send_packet(Ack(PUBACK, p.packet_id))
+        await small.wait(WAIT)
+    finally:
+        await h.close()
+
+
+def test_server_maximum_packet_size_fails_the_publish_not_the_connection():
+    run(_server_maximum_packet_size())
+
+
+async def _outbound_aliases():
+    h = await Harness().start()
+    ev = Events()
+    try:
+        client, conn, _ = await h.dial(connack=Connack(False, 0, Properties(topic_alias_maximum=2)), **ev.options())
+        for topic in ("s/1", "s/1", "s/2", "s/3", "s/2"):
+            client.publish(topic, b"x", alias=True)
+        got = []
+        for _ in range(5):  # MicroPython has no await inside a comprehension
+            got.append(await conn.recv())
+        seen = [(m.topic, m.properties.topic_alias if m.properties else None) for m in got]
+        assert seen == [("s/1", 1), ("", 1), ("s/2", 2), ("s/3", None), ("", 2)], seen
+        # A new connection starts with no alias: the topic goes in full again.
+        conn.close()
+        await ev.wait_lost()
+        conn2 = await h.fb.accept()
+        await conn2.recv()
+        conn2.send_packet(Connack(False, 0, Properties(topic_alias_maximum=2)))
+        await ev.wait_connects(2)
+        client.publish("s/1", b"y", alias=True)
+        m = await conn2.recv()
+        assert (m.topic, m.properties.topic_alias) == ("s/1", 1)
+    finally:
+        await h.close()
+
+
+def test_outbound_topic_aliases_within_the_server_maximum_and_reset_on_reconnect():
+    run(_outbound_aliases())
+
+
+async def _no_alias_without_server_support():
+    h = await Harness().start()
+    try:
+        client, conn, _ = await h.dial()  # no Topic Alias Maximum: 0
+        client.publish("s/1", b"x", alias=True)
+        m = await conn.recv()
+        assert m.topic == "s/1" and (m.properties is None or m.properties.topic_alias is None)
+    finally:
+        await h.close()
+
+
+def test_alias_option_ignored_when_the_server_allows_none():
+    run(_no_alias_without_server_support())
+
+
+async def _inbound_aliases():
+    h = await Harness().start()
+    ev = Events()
+    inbox = Inbox()
+    try:
+        _client, conn, connect = await h.dial(topic_alias_maximum=2, default_handler=inbox, **ev.options())
+        assert connect.properties.topic_alias_maximum == 2
+        conn.send_packet(Message("in/a", b"1", properties=Properties(topic_alias=1)))
+        conn.send_packet(Message("", b"2", properties=Properties(topic_alias=1)))
+        got = await inbox.wait(2)
+        assert [(m.topic, m.payload) for m in got] == [("in/a", b"1"), ("in/a", b"2")]
+        conn.send_packet(Message("in/b", b"3", properties=Properties(topic_alias=3)))  # above our maximum
+        d = await conn.recv_type(DISCONNECT)
+        assert d.reason_code == 0x94
+        err = await ev.wait_lost()
+        assert err.reason_code == 0x94
+    finally:
+        await h.close()
+
+
+def test_inbound_topic_aliases_resolved_and_invalid_alias_disconnects_0x94():
+    run(_inbound_aliases())
+
+
+async def _server_receive_maximum():
+    h = await Harness().start()
+    try:
+        client, conn, _ = await h.dial(connack=Connack(False, 0, Properties(receive_maximum=2)))
+        toks = [client.publish("t", bytes([i]), qos=1) for i in range(4)]
+        a = await conn.recv()
+        b = await conn.recv()
+        # A third would exceed the window: prove none came by acking and seeing exactly one.
+        conn.send_packet(Ack(PUBACK, a.packet_id))
+        c = await conn.recv()
+        assert [a.payload, b.payload, c.payload] == [b"\x00", b"\x01", b"\x02"]
+        assert client.stats()["inflight"] == 3  # b, c in flight; d queued but holding its id
+        conn.send_packet(Ack(PUBACK, b.packet_id))
+        d = await conn.recv()
+        assert d.payload == b"\x03"
+        conn.send_packet(Ack(PUBACK, c.packet_id))
+        conn.send_packet(Ack(PUBACK, d.packet_id))
+        for t in toks:
+            await t.wait(WAIT)
+    finally:
+        await h.close()
+
+
+def test_server_receive_maximum_never_exceeded():
+    run(_server_receive_maximum())
+
+
+async def _our_receive_maximum_strict():
+    h = await Harness().start()
+    ev = Events()
+    inbox = Inbox()
+    try:
+        _client, conn, connect = await h.dial(
+            receive_maximum=1, receive_maximum_policy=mq.LIMIT_STRICT, default_handler=inbox, **ev.options()
+        )
+        assert connect.properties.receive_maximum == 1
+        conn.send_packet(Message("q", b"1", 2, packet_id=1))
+        assert (await conn.recv_type(PUBREC)).packet_id == 1
+        conn.send_packet(Message("q", b"2", 2, packet_id=2))  # no PUBREL for the first yet
+        d = await conn.recv_type(DISCONNECT)
+        assert d.reason_code == 0x93
+        assert (await ev.wait_lost()).reason_code == 0x93
+        assert [m.payload for m in inbox.messages] == [b"1"]
+    finally:
+        await h.close()
+
+
+def test_our_receive_maximum_strict_disconnects_0x93():
+    run(_our_receive_maximum_strict())
+
+
+async def _our_maximum_packet_size():
+    h = await Harness().start()
+    ev = Events()
+    try:
+        _client, conn, connect = await h.dial(max_incoming_packet=128, **ev.options())
+        assert connect.properties.maximum_packet_size == 128
+        conn.send_packet(Message("t", bytes(200)))
+        d = await conn.recv_type(DISCONNECT)
+        assert d.reason_code == 0x95
+        assert isinstance(await ev.wait_lost(), mq.PacketTooLarge)
+    finally:
+        await h.close()
+
+
+def test_our_maximum_packet_size_sent_and_enforced():
+    run(_our_maximum_packet_size())
+
+
+async def _local_limits():
+    h = await Harness().start()
+    try:
+        client, conn, _ = await h.dial(max_payload=10, max_topic_length=8)
+        _raises(ValueError, client.publish, "t", bytes(11), qos=1)
+        _raises(ValueError, client.publish, "a/b/c/d/e", b"", qos=1)
+        _raises(ValueError, client.publish, "t", b"\xff\xfe", qos=1, payload_format=1)  # not UTF-8
+        _raises(ValueError, client.publish, "a/+", b"")
+        client.publish("t", "\u00e9t\u00e9", qos=0, payload_format=1)
+        m = await conn.recv()
+        assert m.payload == "\u00e9t\u00e9".encode() and m.properties.payload_format == 1
+    finally:
+        await h.close()
+
+
+def test_limits_and_payload_format_checked_before_sending():
+    run(_local_limits())
+
+
+async def _subscription_options():
+    h = await Harness().start()
+    try:
+        client, conn, _ = await h.dial()
+        tok = client.subscribe(
+            "opt/#", 2, no_local=True, retain_as_published=True, retain_handling=2, subscription_id=77,
+            user_properties=[("a", "1"), ("a", "2")],
+        )
+        s = await conn.recv()
+        assert s.type == SUBSCRIBE
+        ((flt, opts),) = s.topics
+        assert flt == "opt/#" and opts == 2 | 0x04 | 0x08 | (2 << 4), hex(opts)
+        assert s.properties.subscription_identifier == [77]
+        assert s.properties.user_properties == [("a", "1"), ("a", "2")]
+        conn.send_packet(SubAck(SUBACK, s.packet_id, [2], Properties(reason_string="fine")))
+        await tok.wait(WAIT)
+        assert tok.reason_codes == [2]
+        tok = client.unsubscribe("opt/#", user_properties=[("why", "done")])
+        u = await conn.recv()
+        assert u.type == UNSUBSCRIBE and u.topics == ["opt/#"]
+        assert u.properties.user_properties == [("why", "done")]
+        conn.send_packet(SubAck(UNSUBACK, u.packet_id, [0x11]))  # no subscription existed
+        await tok.wait(WAIT)
+        assert tok.reason_codes == [0x11]
+    finally:
+        await h.close()
+
+
+def test_subscription_options_and_unsubscribe_properties_on_the_wire():
+    run(_subscription_options())
+
+
+async def _subscription_ids_route_messages():
+    h = await Harness().start()
+    a, b = Inbox(), Inbox()
+    try:
+        client, conn, _ = await h.dial()
+        client.subscribe("x/#", 1, handler=a, subscription_id=5)
+        s1 = await conn.recv()
+        client.subscribe("x/+", 1, handler=b)  # gets one of the client's own identifiers
+        s2 = await conn.recv()
+        auto = s2.properties.subscription_identifier[0]
+        assert auto != 5
+        conn.send_packet(SubAck(SUBACK, s1.packet_id, [1]))
+        conn.send_packet(SubAck(SUBACK, s2.packet_id, [1]))
+        # One copy per subscription, as Mosquitto sends them: each reaches its handler once.
+        conn.send_packet(Message("x/y", b"1", properties=Properties(subscription_identifier=[5])))
+        conn.send_packet(Message("x/y", b"1", properties=Properties(subscription_identifier=[auto])))
+        # One copy carrying both identifiers, as other servers send it: both handlers.
+        conn.send_packet(Message("x/z", b"2", properties=Properties(subscription_identifier=[5, auto])))
+        await a.wait(2)
+        await b.wait(2)
+        assert [m.payload for m in a.messages] == [b"1", b"2"]
+        assert [m.payload for m in b.messages] == [b"1", b"2"]
+    finally:
+        await h.close()
+
+
+def test_subscription_identifiers_route_each_copy_to_its_handler():
+    run(_subscription_ids_route_messages())
+
+
+async def _ack_properties():
+    h = await Harness().start()
+    try:
+        client, conn, _ = await h.dial()
+        tok = client.publish("t", b"x", qos=1)
+        p = await conn.recv()
+        conn.send_packet(Ack(PUBACK, p.packet_id, 0x87, Properties(reason_string="not yours")))
+        try:
+            await tok.wait(WAIT)
+        except mq.MQTTError as e:
+            assert e.reason_code == 0x87 and e.reason_string == "not yours"
+            assert "not yours" in str(e)
+        else:
+            raise AssertionError("a refused publish succeeded")
+        assert tok.reason_code == 0x87
+        tok = client.publish("t", b"x", qos=1)
+        p = await conn.recv()
+        conn.send_packet(Ack(PUBACK, p.packet_id, 0x10))  # no matching subscribers: still a success
+        await tok.wait(WAIT)
+        assert tok.reason_code == 0x10 and tok.error is None
+    finally:
+        await h.close()
+
+
+def test_puback_reason_code_and_string_surfaced():
+    run(_ack_properties())
+
+
+async def _v311_ignores_v5_options():
+    h = await Harness().start()
+    try:
+        client, conn, connect = await h.dial(
+            protocol=mq.V311, topic_alias_maximum=5, receive_maximum=10, user_properties=[("k", "v")],
+            session_expiry=60,
+        )
+        assert connect.version == 4 and connect.properties is None
+        client.publish("t", b"x", content_type="text/plain", user_properties=[("a", "b")], alias=True,
+                       message_expiry=5)
+        m = await conn.recv()
+        assert m.topic == "t" and m.properties is None
+        client.subscribe("s", 1, no_local=True, user_properties=[("a", "b")])
+        s = await conn.recv()
+        assert s.properties is None and s.topics == [("s", 1)]  # no v5 option bits either
+    finally:
+        await h.close()
+
+
+def test_v311_ignores_v5_only_options_silently():
+    run(_v311_ignores_v5_options())
