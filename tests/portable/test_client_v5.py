@@ -376,3 +376,37 @@ async def _v311_ignores_v5_options():
 
 def test_v311_ignores_v5_only_options_silently():
     run(_v311_ignores_v5_options())
+
+
+async def _connack_redirect():
+    h = await Harness().start()
+    try:
+        for code in (0x9C, 0x9D):
+            ev = Events()
+            e = await h.refused(
+                Connack(False, code, Properties(server_reference="other.example:1883")), **ev.options()
+            )
+            assert e.reason_code == code
+            assert ev.redirects == ["other.example:1883"]
+    finally:
+        await h.close()
+
+
+def test_connack_use_another_server_reports_the_reference():
+    run(_connack_redirect())
+
+
+async def _disconnect_with_reason():
+    h = await Harness().start()
+    try:
+        client, conn, _ = await h.dial(session_expiry=60)
+        await client.disconnect(reason=0x04, properties=Properties(session_expiry_interval=0, reason_string="bye"))
+        d = await conn.recv_type(DISCONNECT)
+        assert d.reason_code == 0x04  # disconnect with will message
+        assert d.properties.session_expiry_interval == 0 and d.properties.reason_string == "bye"
+    finally:
+        await h.close()
+
+
+def test_disconnect_sends_our_reason_code_and_properties():
+    run(_disconnect_with_reason())
