@@ -342,3 +342,39 @@ async def _stalled_link():
 
 def test_stalled_connection_detected_by_keepalive_and_recovered():
     run(_stalled_link())
+
+
+# -- shared subscriptions ----------------------------------------------------------------
+
+
+async def _shared():
+    b = await control("broker")
+    group = Inbox()  # both members hand what they get to one inbox, tagged
+
+    def member(tag):
+        return lambda client, message: group(client, (tag, message.topic, message.payload))
+
+    plain = Inbox()
+    c1 = await mq.dial(b["url"])
+    c2 = await mq.dial(b["url"])
+    try:
+        await c1.subscribe("$share/g/sh/#", qos=1, handler=member(1)).wait(TIMEOUT)
+        await c2.subscribe("$share/g/sh/#", qos=1, handler=member(2)).wait(TIMEOUT)
+        await c2.subscribe("sh/plain", qos=1, handler=plain).wait(TIMEOUT)
+        n = 10
+        for i in range(n):
+            await control("paho_publish", url=b["url"], topic="sh/%d" % i, payload=hexlify(b"%d" % i), qos=1)
+        await control("paho_publish", url=b["url"], topic="sh/plain", payload="ff", qos=1)
+        # sh/plain reaches the group once and c2's own subscription once.
+        got = await group.wait(n + 1)
+        assert sorted(t for _, t, _ in got) == sorted(["sh/%d" % i for i in range(n)] + ["sh/plain"])
+        (m,) = await plain.wait(1)
+        assert m.payload == b"\xff"
+        assert {tag for tag, _, _ in got} <= {1, 2}
+    finally:
+        await c1.disconnect()
+        await c2.disconnect()
+
+
+def test_shared_subscription_delivers_each_message_to_one_member():
+    run(_shared())
