@@ -18,7 +18,7 @@ from .errors import (
     UnacceptableProtocolVersion,
 )
 from .io_client import QOS0_BLOCK, QOS0_DROP, Client, ServerCapabilities, dial
-from .io_token import Token
+from .io_token import DROPPED, Token
 from .io_transport import tls_context
 from .proto_conn import LIMIT_IGNORE, LIMIT_STRICT
 from .store import MemoryStore, PersistedPublish, PersistedSubscription, SessionStore
@@ -44,7 +44,7 @@ def __getattr__(name: str) -> "object":
 
 __all__ = [
     "LIMIT_IGNORE", "LIMIT_STRICT", "QOS0_BLOCK", "QOS0_DROP", "Client", "KeepAliveTimeout",
-    "ServerCapabilities", "Token", "dial", "tls_context",
+    "DROPPED", "ServerCapabilities", "Token", "dial", "tls_context",
     "AT_LEAST_ONCE", "AT_MOST_ONCE", "EXACTLY_ONCE", "V50", "V311", "BadUsernameOrPassword",
     "ClientDisconnected", "ConnectionRefused", "DisconnectError", "IdentifierRejected",
     "MQTTError", "MalformedPacket", "Message", "NotAuthorized", "PacketTooLarge", "Properties",

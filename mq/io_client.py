@@ -145,6 +145,8 @@ class Client(Listener):
         buffer_size: int = 0,
         store: "Optional[SessionStore]" = None,
         fast_wake: bool = True,
+        handler_interceptors: "Optional[List[Any]]" = None,
+        publish_interceptors: "Optional[List[Any]]" = None,
     ) -> None:
         servers = [server] if isinstance(server, str) else list(server)
         if not servers:
@@ -221,6 +223,17 @@ class Client(Listener):
         self._dispatcher: "Any" = None
         self._blocked: "List[Any]" = []  # QoS 0 publishes held back (QOS0_BLOCK)
         self._topic_cache: "Dict[str, bytes]" = {}
+        # Interceptors (io_intercept): without any, publish and handlers are called directly.
+        self._handler_chain: "Any" = None
+        if handler_interceptors:
+            from .io_intercept import HandlerChain
+
+            self._handler_chain = HandlerChain(handler_interceptors)
+        if publish_interceptors:
+            from .io_intercept import publish_chain
+
+            self.publish = publish_chain(self.publish, publish_interceptors)  # type: ignore[method-assign]
+        self._requester: "Any" = None  # io_request.Requester, made by the first request()
         # Accessors (DESIGN.md):
         self.assigned_client_id: "Optional[str]" = None
         self.server_capabilities = ServerCapabilities()
@@ -368,6 +381,32 @@ class Client(Listener):
         check_topic_filter(topic_filter)
         props = Properties(user_properties=user_properties) if user_properties is not None else None
         return self._request(Unsubscribe(0, [topic_filter], props), topic_filter)
+
+    async def request(
+        self, topic: str, payload: "Any" = b"", timeout: "Optional[float]" = 10.0, qos: int = 1, **options: "Any"
+    ) -> "Message":
+        """Publish a request (MQTT 5.0) and return the response message: see io_request.
+        Raises asyncio.TimeoutError without a response in time, MQTTError on 3.1.1."""
+        if self._requester is None:
+            from .io_request import Requester
+
+            self._requester = Requester(self)
+        r: "Message" = await self._requester.request(topic, payload, timeout, qos, options)
+        return r
+
+    def respond(self, request: "Message", payload: "Any" = b"", **options: "Any") -> Token:
+        """Publish payload to request's Response Topic with its Correlation Data (and, by
+        default, its QoS). Raises ValueError if the request has no Response Topic."""
+        from .io_request import respond
+
+        return respond(self, request, payload, options)
+
+    def serve(self, topic_filter: str, fn: "Callable[[Client, Message], Any]", qos: int = 1, **options: "Any") -> Token:
+        """Subscribe to topic_filter and answer each request with what fn(client, message)
+        returns (a payload, None for no answer; fn may be a coroutine function)."""
+        from .io_request import serve
+
+        return serve(self, topic_filter, fn, qos, options)
 
     async def disconnect(
         self, reason: int = 0, properties: "Optional[Properties]" = None, timeout: float = 5.0
@@ -751,6 +790,9 @@ class Client(Listener):
                 self._log.debug("no handler for %s", message.topic)
                 return
             handlers = [self._default_handler]
+        chain = self._handler_chain
+        if chain is not None:
+            handlers = [chain.wrap(h) for h in handlers]
         for h in handlers:
             try:
                 r = h(self, message)
