@@ -21,9 +21,10 @@ def persisted_publish(e: OutPublish) -> PersistedPublish:
 
 
 def persisted_subscription(sub: "Subscription") -> PersistedSubscription:
+    # The identifier the server was given, the client's own included: a session the
+    # server kept tags messages with it after a restart too.
     return PersistedSubscription(
-        sub.qos, sub.no_local, sub.retain_as_published, sub.retain_handling, sub.subscription_id,
-        sub.user_properties,
+        sub.qos, sub.no_local, sub.retain_as_published, sub.retain_handling, sub.sid, sub.user_properties,
     )
 
 
@@ -43,6 +44,13 @@ def restore(store: "SessionStore", session: "Session", subs: "Subscriptions", ma
         pids.append(pid)
     session.qos2_in = set(store.load_received_qos2())
     for flt, s in store.load_subscriptions().items():
-        if subs.get(flt) is None:
-            subs.add(make_sub(flt, s))
+        sub = subs.get(flt)
+        if sub is None:
+            sub = make_sub(flt, s)
+            sub.subscription_id = None
+            subs.add(sub)
+        if sub.subscription_id is None and sub.auto_id is None:
+            # Kept as the client's own: the server's session may tag messages with it,
+            # so it must still lead to this subscription and never be given to another.
+            sub.auto_id = s.subscription_id
     return pids

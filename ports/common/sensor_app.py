@@ -1,21 +1,24 @@
 """One wake of a deep-sleep sensor with a persistent session:
 
-    connect (clean_start=False, a session that outlives the sleep, a flash store)
-    -> publish the reading at QoS 1 and await its PUBACK
+    publish the reading at QoS 1 (saved in the flash store at once)
+    -> connect (clean_start=False, a session that outlives the sleep): the reading
+       goes out right behind CONNECT (fast wake), one round trip to its PUBACK
+    -> await its PUBACK
     -> collect the commands the broker queued while the device slept
     -> disconnect (the session stays on the broker) -> the caller sleeps.
 
 How long to listen: a device cannot know how many commands are queued. The broker
-sends them right after CONNACK, ahead of the PUBACK of a reading published after
-it, so most are in by the time the publish completes. After that the cycle waits
+sends them right after CONNACK, before it reads the reading that followed CONNECT,
+so most are in by the time the publish completes. After that the cycle waits
 until ``quiet_ms`` pass with no new command (a broker holding more back behind its
 in-flight window sends them as we acknowledge), but never longer than
 ``linger_ms`` in all. Without a session on the broker (first wake, or it expired)
 nothing can be queued, so it does not wait at all. A command that arrives after
 the cycle stays queued for the next wake.
 
-A reading whose PUBACK does not come in ``publish_timeout`` s stays in the store
-and is sent again (DUP) on the next wake; the error is raised to the caller.
+A reading whose PUBACK does not come in ``publish_timeout`` s, or whose connection
+fails or is refused, stays in the store and is sent again (DUP) on the next wake; the
+error is raised to the caller.
 """
 
 import asyncio
@@ -48,7 +51,7 @@ async def wake_cycle(
     """Run one wake; returns the list of ``mq.Message`` received on cmd_topic
     (default ``"cmd/" + client_id``). ``read_sensor()`` returns the payload (bytes
     or str; a coroutine is awaited); ``on_message(client, message)`` is called for
-    each command as it arrives. Other keyword arguments go to ``mq.dial``."""
+    each command as it arrives. Other keyword arguments go to ``mq.Client``."""
     if cmd_topic is None:
         cmd_topic = "cmd/" + client_id
     received = []
@@ -67,7 +70,7 @@ async def wake_cycle(
     if isinstance(reading, str):
         reading = reading.encode()
 
-    client = await mq.dial(
+    client = mq.Client(
         url,
         client_id=client_id,
         clean_start=False,
@@ -78,8 +81,16 @@ async def wake_cycle(
         subscriptions={cmd_topic: (handler, mq.AT_LEAST_ONCE)},
         **dial_options,
     )
+    # Fast wake: published before connecting, a QoS 1/2 reading is in the store now
+    # and leaves right behind CONNECT; if the connection fails it waits there for the
+    # next wake. (A QoS 0 reading is published once connected: the client drops QoS 0
+    # while it has no connection.)
+    tok = client.publish(topic, reading, qos=qos) if qos else None
     try:
-        await client.publish(topic, reading, qos=qos).wait(publish_timeout)
+        await client.connect()
+        if tok is None:
+            tok = client.publish(topic, reading, qos=qos)
+        await tok.wait(publish_timeout)
         if client.session_present:
             await _linger(received, arrived, quiet_ms, linger_ms)
     finally:
