@@ -149,7 +149,11 @@ class Protocol:
         self.conn_no += 1
         self._send_raw(encode_bytes(connect, connect.version), now)
         self.last_recv = now
-        if self.fast_wake and not connect.clean_start and self.resend_on_session_loss:
+        props = connect.properties
+        if (
+            self.fast_wake and not connect.clean_start and self.resend_on_session_loss
+            and (props is None or props.authentication_method is None)  # MQTT-3.1.2-30: AUTH first
+        ):
             # The specification lets a client send right behind CONNECT: with a
             # session to resume, a sensor's waiting messages go out in the same
             # round trip. Refused, they stay in the session (and its store). Not with

@@ -515,3 +515,14 @@ def test_fast_wake_off_with_strict_discard_or_when_disabled():
         p.connection_lost()
         p.start(Connect("c", 5, False, 0), 0)
         assert sent(p) == [Connect("c", 5, False, 0)], kw
+
+
+def test_fast_wake_waits_for_connack_with_enhanced_authentication():
+    # MQTT-3.1.2-30: with an Authentication Method, only AUTH or DISCONNECT before CONNACK.
+    p, _rec = connected(clean_start=False)
+    out_publish(p, "a", 1)
+    sent(p)
+    p.connection_lost()
+    connect = Connect("c", 5, False, 0, properties=Properties(authentication_method="SCRAM-SHA-256"))
+    p.start(connect, 0)
+    assert sent(p) == [connect]
