@@ -1,5 +1,6 @@
 """mq: an MQTT 5.0 and 3.1.1 client for CPython, MicroPython and CircuitPython."""
 
+from .auth import Authenticator
 from .codes import AT_LEAST_ONCE, AT_MOST_ONCE, EXACTLY_ONCE, V50, V311, ReasonCode, reason_name
 from .errors import (
     BadUsernameOrPassword,
@@ -40,6 +41,10 @@ def __getattr__(name: str) -> "object":
         from .store_flash import FlashStore
 
         return FlashStore
+    if name == "ScramSHA256":
+        from .auth_scram import ScramSHA256
+
+        return ScramSHA256
     raise AttributeError(name)
 
 __all__ = [
@@ -50,5 +55,6 @@ __all__ = [
     "MQTTError", "MalformedPacket", "Message", "NotAuthorized", "PacketTooLarge", "Properties",
     "ProtocolError", "ReasonCode", "ServerUnavailable", "SubscriptionFailed",
     "UnacceptableProtocolVersion", "Will", "match_topic", "reason_name",
+    "Authenticator", "ScramSHA256",
     "FileStore", "FlashStore", "MemoryStore", "PersistedPublish", "PersistedSubscription", "SessionStore",
 ]

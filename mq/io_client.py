@@ -23,7 +23,7 @@ from .io_session import persisted_publish, persisted_subscription, restore
 from .io_subs import Subscription, Subscriptions
 from .io_token import DONE, DROPPED, Token
 from .io_transport import ServerURL, handshake_error, open_transport
-from .proto_conn import CONNECTED, LIMIT_IGNORE, Listener, Protocol
+from .proto_conn import CONNECTED, CONNECTING, LIMIT_IGNORE, Listener, Protocol
 from .proto_session import OutPublish, OutRequest
 from .wire_buf import encode_str
 from .wire_decode import MAX_PACKET_SIZE
@@ -35,6 +35,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional, Union
 
+    from .auth import Authenticator
     from .io_subs import Handler
     from .store import PersistedSubscription, SessionStore
     from .wire_packets import Auth, Connack, Disconnect, Message, SubAck
@@ -141,6 +142,7 @@ class Client(Listener):
         max_topic_length: int = 65535,
         request_problem_info: bool = True,
         request_response_info: bool = False,
+        authenticator: "Optional[Authenticator]" = None,
         resend_on_session_loss: bool = True,
         buffer_size: int = 0,
         store: "Optional[SessionStore]" = None,
@@ -204,6 +206,11 @@ class Client(Listener):
             resend_on_session_loss=resend_on_session_loss,
             fast_wake=fast_wake,
         )
+        self._reauth: "Optional[Token]" = None  # the re-authentication in progress
+        if authenticator is not None:
+            from .proto_auth import AuthExchange
+
+            self.proto.auth = AuthExchange(authenticator)
         self._subs = Subscriptions()
         for flt, spec in (subscriptions or {}).items():
             handler, qos = (spec[0], spec[1]) if isinstance(spec, tuple) else (spec, 1)
@@ -426,6 +433,32 @@ class Client(Listener):
         self._stop_tasks()
         self._fail_all(ClientDisconnected())
 
+    async def reauthenticate(self, timeout: "Optional[float]" = None) -> None:
+        """Authenticate again on the open connection (MQTT 5.0 with ``authenticator=``):
+        AUTH 0x19, the authenticator's exchange, the server's AUTH 0x00; messages keep
+        flowing meanwhile. Returns once the server has accepted and the authenticator
+        has checked it. Raises NotAuthorized if the authenticator refused (the client
+        then disconnects), DisconnectError if the server did, ClientDisconnected if the
+        connection was lost, asyncio.TimeoutError after ``timeout`` (default
+        connect_timeout; the exchange goes on). A call while one runs waits for it.
+        ValueError without an authenticator or on MQTT 3.1.1."""
+        tok = self._reauth
+        if tok is None:
+            if self.proto.auth is None or self.protocol != V50:
+                raise ValueError("reauthenticate() needs MQTT 5.0 and an authenticator")
+            if not self.is_connected:
+                raise ClientDisconnected("not connected")
+            self.proto.reauthenticate(ticks_ms())
+            tok = self._reauth = Token()
+            self._kick()
+        await tok.wait(self._connect_timeout if timeout is None else timeout)
+
+    def _end_reauth(self, err: "Optional[BaseException]") -> None:
+        tok = self._reauth
+        if tok is not None:
+            self._reauth = None
+            tok._complete(err, getattr(err, "reason_code", 0x80) if err is not None else 0)
+
     # -- connecting ---------------------------------------------------------------
 
     async def connect(self) -> None:
@@ -619,7 +652,8 @@ class Client(Listener):
                 proto.received(n, ticks_ms())
                 if proto.out.n or proto.out.extra:
                     self._kick()
-                if proto.state != CONNECTED and not link.closed:
+                if proto.state != CONNECTED and proto.state != CONNECTING and not link.closed:
+                    # (CONNECTING: an AUTH exchange, or CONNACK not complete yet)
                     if not link.ready:
                         return  # a refused CONNACK: _connect closes the link
                     raise OSError("connection closed")
@@ -726,6 +760,7 @@ class Client(Listener):
     def _lost(self, link: _Link, err: BaseException) -> None:
         if link.closed:
             return
+        self._end_reauth(err)
         self._close_link(link)
         if not link.ready:
             # Still in the handshake: _connect raises it.
@@ -742,6 +777,8 @@ class Client(Listener):
         if self._link is link:
             self._link = None
         self.proto.connection_lost()
+        if self._reauth is not None:
+            self._end_reauth(ClientDisconnected("connection closed during re-authentication"))
         current = asyncio.current_task()
         for t in link.tasks:
             if t is not current:
@@ -866,7 +903,7 @@ class Client(Listener):
             self._lost(link, self._lost_error)
 
     def on_auth(self, packet: "Auth") -> None:
-        self._log.warning("unexpected AUTH from the server")
+        self._end_reauth(None)  # the server accepted the re-authentication
 
     def on_warning(self, text: str) -> None:
         self._log.warning("%s", text)

@@ -9,7 +9,7 @@ driver. It never blocks, never reads a clock and never touches a socket.
 
 from ._compat import const, ticks_diff
 from .codes import V50
-from .errors import KeepAliveTimeout, MQTTError, ProtocolError
+from .errors import KeepAliveTimeout, MQTTError, NotAuthorized, ProtocolError
 from .proto_alias import InboundAliases, OutboundAliases
 from .proto_output import Output
 from .proto_session import QUEUED, RELEASED, SENT, OutPublish, OutRequest, Session
@@ -21,6 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional, Union
 
+    from .proto_auth import AuthExchange
     from .wire_buf import ReadBuffer
     from .wire_packets import Ack, Auth, Connack, Message, Packet, SubAck
     from .wire_props import EncodedProperties, Properties
@@ -78,7 +79,7 @@ class Listener:
         """The server sent DISCONNECT."""
 
     def on_auth(self, packet: "Auth") -> None:
-        """The server sent AUTH."""
+        """A re-authentication succeeded: the server's AUTH 0x00 (checked already)."""
 
     def on_warning(self, text: str) -> None:
         """Something worth a log line that does not end the connection."""
@@ -117,6 +118,7 @@ class Protocol:
         self.aliases_out = OutboundAliases()
         self.aliases_in = InboundAliases(topic_alias_maximum)
         self.requests: "list[OutRequest]" = []  # SUBSCRIBE/UNSUBSCRIBE waiting for a connection
+        self.auth: "Optional[AuthExchange]" = None  # enhanced authentication (proto_auth), if used
         # Set from CONNACK on each connection:
         self.quota = 65535  # QoS 1/2 publishes we may still send (server's Receive Maximum)
         self.server_receive_maximum = 65535
@@ -134,6 +136,8 @@ class Protocol:
 
     def start(self, connect: Connect, now: int) -> None:
         """A network connection is up: queue CONNECT and reset per-connection state."""
+        if self.auth is not None:
+            self.auth.start(connect)  # adds the Authentication Method and data (v5)
         self.version = connect.version
         self.clean_start = connect.clean_start
         self.decoder.version = connect.version
@@ -183,6 +187,14 @@ class Protocol:
             return
         if p.session_present and self.clean_start:
             raise ProtocolError("session present after a clean start")
+        auth = self.auth
+        if auth is not None and auth.active:
+            # Before anything is sent: the authenticator may still refuse the server.
+            try:
+                auth.succeeded(p.properties)
+            except NotAuthorized:
+                self._auth_failed(now)
+                raise
         props = p.properties
         rm = 65535
         tam = 0
@@ -337,9 +349,29 @@ class Protocol:
             self.state = CLOSED
             self.listener.on_disconnect(p)  # type: ignore[arg-type]
         elif t == _AUTH:
-            self.listener.on_auth(p)  # type: ignore[arg-type]
+            self._on_auth(p, now)  # type: ignore[arg-type]
         else:
             raise ProtocolError("a server must not send %s" % type(p).__name__)
+
+    def _on_auth(self, p: "Auth", now: int) -> None:
+        auth = self.auth
+        if auth is None:
+            raise ProtocolError("AUTH from the server, but no enhanced authentication was asked for")
+        try:
+            reply = auth.on_auth(p, self.state == CONNECTING)
+        except NotAuthorized:
+            self._auth_failed(now)
+            raise
+        if reply is not None:
+            self.send(reply, now)
+        else:
+            self.listener.on_auth(p)
+
+    def _auth_failed(self, now: int) -> None:
+        # The authenticator refused: 0x87 and 0x8C are for servers only; a client says 0x80.
+        if self.state != CLOSED:
+            self._send_raw(encode_bytes(Disconnect(0x80), _V50), now)
+        self.state = CLOSED
 
     def _on_publish(self, m: "Message", now: int) -> None:
         props = m.properties
@@ -526,6 +558,14 @@ class Protocol:
         if self.state == CONNECTED or self.state == CONNECTING:
             self._send_raw(encode_bytes(Disconnect(reason_code, properties), self.version), now)
         self.state = CLOSED
+
+    def reauthenticate(self, now: int) -> None:
+        """Begin re-authentication (AUTH 0x19); it ends with ``listener.on_auth`` or, if
+        the server refuses, its DISCONNECT. Raises ValueError when it cannot begin."""
+        auth = self.auth
+        if auth is None or self.state != CONNECTED or self.version != _V50:
+            raise ValueError("re-authentication needs an MQTT 5.0 connection with an authenticator")
+        self.send(auth.reauthenticate(), now)
 
     def send(self, packet: "Packet", now: int) -> None:
         """Send any other packet (AUTH) as it is."""
