@@ -845,6 +845,7 @@ class Client(Listener):
         tok = entry.ref
         if tok is None:
             return
+        tok.properties = properties
         if reason_code >= 0x80:
             rs = properties.reason_string if properties is not None else None
             tok._complete(MQTTError("publish to %s failed" % entry.topic.decode(), reason_code, rs), reason_code)
@@ -852,7 +853,8 @@ class Client(Listener):
             tok._complete(None, reason_code)
 
     def on_pubrec(self, entry: OutPublish) -> None:
-        self._persist("save_pending_publish", entry.packet_id, persisted_publish(entry))
+        if self._store is not None:
+            self._persist("save_pending_publish", entry.packet_id, persisted_publish(entry))
 
     def on_qos2_received(self, packet_id: int) -> None:
         if self._store is not None:
@@ -878,6 +880,7 @@ class Client(Listener):
                 err = SubscriptionFailed(what, code, rs)
                 if tok is not None:
                     tok.reason_codes = codes
+                    tok.properties = ack.properties
                     tok._complete(err, code)
                 else:
                     self._log.warning("%s", err)
@@ -891,6 +894,7 @@ class Client(Listener):
             self._persist("delete_subscription", flt)
         if tok is not None:
             tok.reason_codes = codes
+            tok.properties = ack.properties
             tok._complete(None, code)
 
     def on_disconnect(self, packet: "Disconnect") -> None:

@@ -8,6 +8,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Generator, Optional
 
+    from .wire_props import Properties
+
 
 class Token:
     """Completes when the operation does. ``await token`` returns the token, or
@@ -20,6 +22,7 @@ class Token:
         self.dropped = False
         self.reason_code = 0
         self.reason_codes: "Optional[list[int]]" = None  # SUBACK / UNSUBACK: one per filter
+        self.properties: "Optional[Properties]" = None  # of the PUBACK, PUBCOMP, SUBACK or UNSUBACK
 
     def done(self) -> bool:
         return self._done

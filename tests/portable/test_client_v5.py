@@ -279,9 +279,11 @@ async def _subscription_options():
         assert flt == "opt/#" and opts == 2 | 0x04 | 0x08 | (2 << 4), hex(opts)
         assert s.properties.subscription_identifier == [77]
         assert s.properties.user_properties == [("a", "1"), ("a", "2")]
-        conn.send_packet(SubAck(SUBACK, s.packet_id, [2], Properties(reason_string="fine")))
+        props = Properties(reason_string="fine", user_properties=[("x", "y")])
+        conn.send_packet(SubAck(SUBACK, s.packet_id, [2], props))
         await tok.wait(WAIT)
         assert tok.reason_codes == [2]
+        assert tok.properties.reason_string == "fine" and tok.properties.user_properties == [("x", "y")]
         tok = client.unsubscribe("opt/#", user_properties=[("why", "done")])
         u = await conn.recv()
         assert u.type == UNSUBSCRIBE and u.topics == ["opt/#"]
@@ -344,9 +346,10 @@ async def _ack_properties():
         assert tok.reason_code == 0x87
         tok = client.publish("t", b"x", qos=1)
         p = await conn.recv()
-        conn.send_packet(Ack(PUBACK, p.packet_id, 0x10))  # no matching subscribers: still a success
-        await tok.wait(WAIT)
+        conn.send_packet(Ack(PUBACK, p.packet_id, 0x10, Properties(user_properties=[("trace", "7")])))
+        await tok.wait(WAIT)  # 0x10, no matching subscribers: still a success
         assert tok.reason_code == 0x10 and tok.error is None
+        assert tok.properties.user_properties == [("trace", "7")]
     finally:
         await h.close()
 
