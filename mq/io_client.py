@@ -100,6 +100,7 @@ class _Link:
         self.tasks: "List[Any]" = []
         self.closed = False
         self.ready = False  # CONNACK accepted: a loss now means reconnecting
+        self.paused = False  # not reading: the handlers' queue is full (incoming_queue)
 
 
 class Client(Listener):
@@ -181,7 +182,7 @@ class Client(Listener):
         self._log = logger if logger is not None else _default_logger()
         self._dialer = dialer
         self._outgoing_queue = outgoing_queue
-        self._incoming_queue = incoming_queue
+        self._incoming_queue = incoming_queue if incoming_queue > 0 else 1
         self._qos0_policy = qos0_policy
         self._receive_maximum = receive_maximum
         self._topic_alias_maximum = topic_alias_maximum
@@ -227,6 +228,7 @@ class Client(Listener):
         self._supervisor: "Any" = None
         self._handler_queue: "List[Any]" = []
         self._handler_event = asyncio.Event()
+        self._drained = asyncio.Event()  # the handlers' queue has room again
         self._dispatcher: "Any" = None
         self._blocked: "List[Any]" = []  # QoS 0 publishes held back (QOS0_BLOCK)
         self._topic_cache: "Dict[str, bytes]" = {}
@@ -652,6 +654,13 @@ class Client(Listener):
                 proto.received(n, ticks_ms())
                 if proto.out.n or proto.out.extra:
                     self._kick()
+                if len(self._handler_queue) >= self._incoming_queue:
+                    # Back-pressure: coroutine handlers lag by incoming_queue messages;
+                    # stop reading (the server holds the rest) rather than drop any.
+                    link.paused = True
+                    self._drained.clear()
+                    await self._drained.wait()
+                    link.paused = False
                 if proto.state != CONNECTED and proto.state != CONNECTING and not link.closed:
                     # (CONNECTING: an AUTH exchange, or CONNACK not complete yet)
                     if not link.ready:
@@ -692,7 +701,12 @@ class Client(Listener):
                 await sleep_ms(d if d >= 0 else 60000)
                 if link.closed:
                     return
-                proto.tick(ticks_ms())
+                now = ticks_ms()
+                if link.paused:
+                    # Not reading, we cannot see PINGRESP: keep the link alive, do not judge it.
+                    proto.ping_sent = -1
+                    proto.last_recv = now
+                proto.tick(now)
                 if proto.out.n:
                     self._kick()
         except asyncio.CancelledError:
@@ -748,6 +762,8 @@ class Client(Listener):
                 await self._handler_event.wait()
                 continue
             coro = q.pop(0)
+            if len(q) <= self._incoming_queue // 2:
+                self._drained.set()
             try:
                 await coro
             except asyncio.CancelledError:

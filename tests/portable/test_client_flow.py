@@ -1,0 +1,83 @@
+"""Flow control in the client's own queues: QoS 0 while disconnected (drop or block),
+and back-pressure from slow coroutine handlers (incoming_queue)."""
+
+import asyncio
+
+from fakebroker import WAIT, Events, Harness
+from support import run
+
+import mq
+from mq.wire_packets import PUBACK, PUBLISH, Connack, Message
+
+
+async def _qos0_policies():
+    h = await Harness().start()
+    try:
+        for policy in (mq.QOS0_DROP, mq.QOS0_BLOCK):
+            ev = Events()
+            client, conn, _ = await h.dial(qos0_policy=policy, **ev.options())
+            conn.close()
+            await ev.wait_lost()
+            tok = client.publish("q0", b"while away")
+            conn2 = await h.fb.accept()
+            await conn2.recv()
+            conn2.send_packet(Connack(False, 0))
+            await ev.wait_connects(2)
+            client.publish("q0", b"marker")
+            m = await conn2.recv()
+            if policy == mq.QOS0_DROP:
+                assert tok.done() and tok.dropped
+                assert m.payload == b"marker"
+            else:
+                assert not tok.dropped
+                await tok.wait(WAIT)  # written once the connection came back, before the marker
+                assert m.payload == b"while away" and (await conn2.recv()).payload == b"marker"
+    finally:
+        await h.close()
+
+
+def test_qos0_while_disconnected_dropped_or_held_by_policy():
+    run(_qos0_policies())
+
+
+async def _backpressure():
+    h = await Harness().start()
+    release = asyncio.Event()
+    all_done = asyncio.Event()
+    done = []
+
+    async def slow(client, message):
+        await release.wait()
+        done.append(message.payload)
+        if len(done) == 4:
+            all_done.set()
+
+    try:
+        client, conn, _ = await h.dial(incoming_queue=2, default_handler=slow)
+        for i in range(3):
+            conn.send_packet(Message("in", b"%d" % i, 1, packet_id=i + 1))
+            ack = await conn.recv()
+            assert ack.type == PUBACK and ack.packet_id == i + 1
+        # m0 runs (blocked), m1 and m2 wait: with the queue full the reader stopped right
+        # after acknowledging m2, before the writer even sent that PUBACK.
+        assert client._link.paused
+        conn.send_packet(Message("in", b"3", 1, packet_id=4))
+        assert client.stats()["packets_received"] == 4  # CONNACK and m0..m2: m3 not read
+        release.set()
+        ack = await conn.recv()
+        assert ack.type == PUBACK and ack.packet_id == 4
+        await asyncio.wait_for(all_done.wait(), WAIT)  # the handlers run on the dispatcher, in order
+        assert done == [b"0", b"1", b"2", b"3"]
+        # Publishing still works.
+        tok = client.publish("out", b"x", qos=1)
+        p = await conn.recv()
+        assert p.type == PUBLISH
+        conn.send_packet(mq.wire_packets.Ack(PUBACK, p.packet_id))
+        await tok.wait(WAIT)
+    finally:
+        release.set()
+        await h.close()
+
+
+def test_slow_coroutine_handlers_pause_reading_instead_of_dropping():
+    run(_backpressure())
