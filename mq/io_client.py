@@ -10,7 +10,7 @@ import asyncio
 import random
 
 from ._compat import MICROPYTHON, close_stream, readinto, sleep_ms, ticks_ms
-from .codes import V50, V311, V311_CONNACK_RETURN_CODES, reason_name
+from .codes import CLIENT_DISCONNECT_CODES, V50, V311, V311_CONNACK_RETURN_CODES, reason_name
 from .errors import (
     ClientDisconnected,
     ConnectionRefused,
@@ -369,6 +369,8 @@ class Client(Listener):
         check_topic_filter(topic_filter)
         if qos not in (0, 1, 2):
             raise ValueError("QoS must be 0, 1 or 2")
+        if no_local and topic_filter.startswith("$share/"):
+            raise ValueError("no_local is not allowed on a shared subscription (MQTT-3.8.3-4)")
         self._check_subscribe(topic_filter, subscription_id)
         if retain_handling not in (0, 1, 2):
             raise ValueError("retain_handling must be 0, 1 or 2")
@@ -421,7 +423,12 @@ class Client(Listener):
         self, reason: int = 0, properties: "Optional[Properties]" = None, timeout: float = 5.0
     ) -> None:
         """Send DISCONNECT, close, stop reconnecting, and fail every pending token
-        with ClientDisconnected."""
+        with ClientDisconnected. Raises ValueError for a reason code a client may not
+        send, or a Session Expiry Interval set when CONNECT had none (MQTT 5.0 3.14.2.2.2)."""
+        if reason not in CLIENT_DISCONNECT_CODES:
+            raise ValueError("0x%02X is not a reason code a client sends in DISCONNECT" % reason)
+        if properties is not None and properties.session_expiry_interval and not self._session_expiry:
+            raise ValueError("a session expiry interval on DISCONNECT needs one in CONNECT (session_expiry=)")
         self._closing = True
         link = self._link
         if link is not None and not link.closed:
@@ -492,6 +499,11 @@ class Client(Listener):
         except ConnectionRefused as e:
             # v5 first; a server that does not speak it gets 3.1.1 (and we keep that).
             if e.reason_code == 0x84 and self.protocol == V50 and self._auto_protocol:
+                if not self.client_id and not self._clean_start:
+                    # MQTT-3.1.3-7: 3.1.1 assigns no identifier to a persistent session.
+                    raise ConnectionRefused(
+                        "%s speaks only MQTT 3.1.1, which needs a client_id for clean_start=False" % server, 0x84
+                    ) from None
                 self._log.info("%s refused MQTT 5.0, trying 3.1.1", server)
                 self.protocol = V311
                 await self._connect_timed(server)
@@ -580,6 +592,9 @@ class Client(Listener):
         if props is not None:
             if props.assigned_client_identifier:
                 self.assigned_client_id = props.assigned_client_identifier
+                if not self.client_id:
+                    # Reconnects resume the session under the identifier the server gave.
+                    self.client_id = props.assigned_client_identifier
             self.server_keepalive = props.server_keep_alive
             self.response_information = props.response_information
             self.connection_user_properties = props.user_properties or []
@@ -906,6 +921,14 @@ class Client(Listener):
                 self._persist("save_subscription", sub.topic_filter, persisted_subscription(sub))
         else:
             code = codes[0] if codes else 0
+            if code >= 0x80:
+                # Refused: the subscription stays, on the server and here.
+                if tok is not None:
+                    tok.reason_codes = codes
+                    tok.properties = ack.properties
+                    rs = ack.properties.reason_string if ack.properties is not None else None
+                    tok._complete(MQTTError("unsubscribe from %s refused" % (flt,), code, rs), code)
+                return
             self._subs.remove(flt)  # type: ignore[arg-type]
             self._persist("delete_subscription", flt)
         if tok is not None:

@@ -28,6 +28,11 @@ class OutboundAliases:
         self._by_topic[topic] = n + 1
         return -(n + 1)
 
+    def forget(self, topic: bytes) -> None:
+        """Undo the assignment ``lookup`` just made (its packet was never sent)."""
+        if self._by_topic.get(topic) == len(self._by_topic):
+            del self._by_topic[topic]
+
 
 class InboundAliases:
     """Aliases the server sets up for us, within our own Topic Alias Maximum."""

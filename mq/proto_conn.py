@@ -15,7 +15,8 @@ from .proto_output import Output
 from .proto_session import QUEUED, RELEASED, SENT, OutPublish, OutRequest, Session
 from .wire_decode import MAX_PACKET_SIZE, Decoder
 from .wire_encode import encode_bytes
-from .wire_packets import PINGREQ_PACKET, Connect, Disconnect
+from .wire_packets import PINGREQ_PACKET, Connect, Disconnect, SubAck
+from .wire_props import Properties
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from .proto_auth import AuthExchange
     from .wire_buf import ReadBuffer
     from .wire_packets import Ack, Auth, Connack, Message, Packet, SubAck
-    from .wire_props import EncodedProperties, Properties
+    from .wire_props import EncodedProperties
 
 IDLE = const(0)  # no network connection
 CONNECTING = const(1)  # CONNECT sent, waiting for CONNACK
@@ -121,7 +122,7 @@ class Protocol:
         self.auth: "Optional[AuthExchange]" = None  # enhanced authentication (proto_auth), if used
         # Set from CONNACK on each connection:
         self.quota = 65535  # QoS 1/2 publishes we may still send (server's Receive Maximum)
-        self.server_receive_maximum = 65535
+        self.server_receive_maximum = 1  # until a CONNACK tells: fast wake sends one at most
         self.max_packet_out = MAX_PACKET_SIZE
         self.keepalive_ms = 0
         self.last_sent = 0
@@ -209,6 +210,12 @@ class Protocol:
             if props.server_keep_alive is not None:
                 self.keepalive_ms = props.server_keep_alive * 1000
         self.server_receive_maximum = rm
+        max_qos = 2
+        retain_ok = True
+        if props is not None:
+            if props.maximum_qos is not None:
+                max_qos = props.maximum_qos
+            retain_ok = props.retain_available != 0
         early = 0
         for e in self.session.inflight.values():
             if isinstance(e, OutPublish) and e.conn == self.conn_no and e.state != QUEUED:
@@ -218,6 +225,8 @@ class Protocol:
         self.aliases_out.reset(tam if self.version == _V50 else 0)
         self.state = CONNECTED
         self._resume(p.session_present)
+        if max_qos < 2 or not retain_ok:
+            self._refuse_queued(max_qos, retain_ok)
         self.listener.on_connack(p)
         self._pump(now)
 
@@ -235,6 +244,18 @@ class Protocol:
             if isinstance(e2, OutRequest) and e2.state == SENT and e2 not in self.requests:
                 e2.state = QUEUED
                 self.requests.append(e2)
+
+    def _refuse_queued(self, max_qos: int, retain_ok: bool) -> None:
+        """Publishes accepted before this server said what it supports fail rather than
+        go out at a QoS or with a RETAIN it refused (MQTT-3.2.2-11, -14)."""
+        keep: "list[Union[OutPublish, OutRequest]]" = []
+        for e in self.session.queue:
+            if isinstance(e, OutPublish) and (e.qos > max_qos or (e.retain and not retain_ok)):
+                e.state = QUEUED  # not in flight: finishing it frees no quota
+                self._finish(e, 0x9B if e.qos > max_qos else 0x9A, None)
+            else:
+                keep.append(e)
+        self.session.queue = keep
 
     def _requeue(self, session_present: bool) -> None:
         """Put the publishes sent on an earlier connection back at the head of the queue."""
@@ -324,7 +345,7 @@ class Protocol:
     def _fail(self, e: MQTTError, now: int) -> None:
         # A peer error: tell the server why (v5) and stop reading.
         if self.version == _V50 and self.state != CLOSED and self.state != IDLE:
-            code = e.reason_code if e.reason_code in (0x81, 0x82, 0x90, 0x93, 0x94, 0x95, 0x8D) else 0x82
+            code = e.reason_code if e.reason_code in (0x81, 0x82, 0x90, 0x93, 0x94, 0x95) else 0x82
             self._send_raw(encode_bytes(Disconnect(code), _V50), now)
         self.state = CLOSED
 
@@ -485,6 +506,7 @@ class Protocol:
         """Send a QoS 0 PUBLISH now (connected only); return its size, or minus its
         size when it exceeds the server's Maximum Packet Size (nothing sent)."""
         a = 0
+        full = topic
         if alias and self.aliases_out.maximum:
             a = self.aliases_out.lookup(topic)
             if a > 0:
@@ -492,6 +514,8 @@ class Protocol:
             else:
                 a = -a
         size = self.out.publish(self.version, topic, payload, 0, retain, False, 0, props, a, self.max_packet_out)
+        if size < 0 and a and topic:
+            self.aliases_out.forget(full)  # never sent: the server does not know it
         if size > 0:
             self.packets_sent += 1
             self.last_sent = now
@@ -535,6 +559,8 @@ class Protocol:
         )
         if size < 0:
             # Larger than the server accepts: fail this one, keep the connection.
+            if a and topic:
+                self.aliases_out.forget(e.topic)  # never sent: the server does not know it
             e.state = SENT
             self._finish(e, 0x95, None)
             return
@@ -552,11 +578,26 @@ class Protocol:
 
     def _send_request(self, e: OutRequest, now: int) -> None:
         e.state = SENT
-        self._send_raw(encode_bytes(e.packet, self.version), now)
+        data = encode_bytes(e.packet, self.version)
+        if len(data) > self.max_packet_out:
+            # Larger than the server accepts (MQTT-3.2.2-15): fail it, keep the connection.
+            del self.session.inflight[e.packet_id]
+            ack = SubAck(e.packet.type + 1, e.packet_id, [0x95] * len(e.packet.topics))
+            self.listener.on_request_done(e, ack)
+            return
+        self._send_raw(data, now)
 
     def disconnect(self, reason_code: int, properties: "Optional[Properties]", now: int) -> None:
         if self.state == CONNECTED or self.state == CONNECTING:
-            self._send_raw(encode_bytes(Disconnect(reason_code, properties), self.version), now)
+            data = encode_bytes(Disconnect(reason_code, properties), self.version)
+            if len(data) > self.max_packet_out and properties is not None:
+                # MQTT-3.14.2-3, -4: drop the reason string and user properties to fit.
+                p = Properties()
+                for name, value in properties.items():
+                    if name != "reason_string" and name != "user_properties":
+                        setattr(p, name, value)
+                data = encode_bytes(Disconnect(reason_code, p), self.version)
+            self._send_raw(data, now)
         self.state = CLOSED
 
     def reauthenticate(self, now: int) -> None:

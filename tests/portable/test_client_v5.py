@@ -413,3 +413,156 @@ async def _disconnect_with_reason():
 
 def test_disconnect_sends_our_reason_code_and_properties():
     run(_disconnect_with_reason())
+
+
+async def _refused_before_connack():
+    # Accepted while offline; then the server says it supports QoS 1 and no RETAIN.
+    h = await Harness().start()
+    ev = Events()
+    try:
+        client, conn, _ = await h.dial(**ev.options())
+        conn.close()
+        await ev.wait_lost()
+        t2 = client.publish("q", b"2", qos=2)
+        tr = client.publish("q", b"r", qos=1, retain=True)
+        t1 = client.publish("q", b"1", qos=1)
+        conn = await h.fb.accept()
+        await conn.recv()
+        conn.send_packet(Connack(False, 0, Properties(maximum_qos=1, retain_available=0)))
+        p = await conn.recv()
+        assert (p.payload, p.qos, p.retain) == (b"1", 1, False)  # only the one it supports
+        conn.send_packet(Ack(PUBACK, p.packet_id))
+        await t1.wait(WAIT)
+        assert t2.error.reason_code == 0x9B and tr.error.reason_code == 0x9A
+    finally:
+        await h.close()
+
+
+def test_publishes_queued_before_connack_fail_at_a_qos_or_retain_the_server_refuses():
+    run(_refused_before_connack())
+
+
+async def _oversized_alias_not_kept():
+    h = await Harness().start()
+    try:
+        props = Properties(maximum_packet_size=64, topic_alias_maximum=4)
+        client, conn, _ = await h.dial(connack=Connack(False, 0, props))
+        big = client.publish("al/t", bytes(100), alias=True)
+        assert big.error.reason_code == 0x95
+        client.publish("al/t", b"small", alias=True)
+        m = await conn.recv()
+        # The alias of the packet never sent is not taken for known: topic and alias again.
+        assert (m.topic, m.properties.topic_alias) == ("al/t", 1)
+    finally:
+        await h.close()
+
+
+def test_alias_of_an_oversized_publish_is_not_kept():
+    run(_oversized_alias_not_kept())
+
+
+async def _oversized_subscribe_and_disconnect():
+    h = await Harness().start()
+    try:
+        client, conn, _ = await h.dial(connack=Connack(False, 0, Properties(maximum_packet_size=40)))
+        tok = client.subscribe("s/" + "x" * 60, 1)
+        try:
+            await tok.wait(WAIT)
+        except mq.SubscriptionFailed as e:
+            assert e.reason_code == 0x95
+        else:
+            raise AssertionError("an oversized SUBSCRIBE succeeded")
+        await client.disconnect(properties=Properties(reason_string="r" * 80, user_properties=[("k", "v" * 40)]))
+        d = await conn.recv_type(DISCONNECT)  # only SUBSCRIBE-free traffic came before it
+        assert d.reason_code == 0 and (d.properties is None or d.properties.reason_string is None)
+    finally:
+        await h.close()
+
+
+def test_oversized_subscribe_fails_and_disconnect_drops_its_reason_string_to_fit():
+    run(_oversized_subscribe_and_disconnect())
+
+
+async def _argument_checks():
+    h = await Harness().start()
+    try:
+        client, _conn, _ = await h.dial()
+        _raises(ValueError, client.subscribe, "$share/g/t", 1, no_local=True)
+        for bad in (0x8E, 0x9C, 0x01):
+            try:
+                await client.disconnect(reason=bad)
+            except ValueError:
+                pass
+            else:
+                raise AssertionError("DISCONNECT 0x%02X accepted" % bad)
+        try:
+            await client.disconnect(properties=Properties(session_expiry_interval=30))
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("a session expiry on DISCONNECT without one in CONNECT")
+        assert client.is_connected
+    finally:
+        await h.close()
+
+
+def test_invalid_subscribe_and_disconnect_arguments_refused():
+    run(_argument_checks())
+
+
+async def _unsubscribe_refused():
+    h = await Harness().start()
+    try:
+        client, conn, _ = await h.dial()
+        tok = client.unsubscribe("u/#")
+        u = await conn.recv()
+        conn.send_packet(SubAck(UNSUBACK, u.packet_id, [0x87], Properties(reason_string="no")))
+        try:
+            await tok.wait(WAIT)
+        except mq.MQTTError as e:
+            assert e.reason_code == 0x87 and e.reason_string == "no"
+        else:
+            raise AssertionError("a refused unsubscribe succeeded")
+    finally:
+        await h.close()
+
+
+def test_refused_unsubscribe_fails_its_token():
+    run(_unsubscribe_refused())
+
+
+async def _assigned_id_reused():
+    h = await Harness().start()
+    ev = Events()
+    try:
+        client, conn, connect = await h.dial(
+            client_id="", clean_start=False, session_expiry=60,
+            connack=Connack(False, 0, Properties(assigned_client_identifier="auto-7")), **ev.options(),
+        )
+        assert connect.client_id == "" and client.assigned_client_id == "auto-7"
+        conn.close()
+        await ev.wait_lost()
+        conn = await h.fb.accept()
+        again = await conn.recv()
+        assert again.client_id == "auto-7" and again.clean_start is False  # resumes that session
+        conn.send_packet(Connack(True, 0))
+        await ev.wait_connects(2)
+    finally:
+        await h.close()
+
+
+def test_assigned_client_id_used_to_resume_the_session():
+    run(_assigned_id_reused())
+
+
+async def _no_fallback_for_anonymous_persistent_session():
+    h = await Harness().start()
+    try:
+        e = await h.refused(Connack(False, 0x84), client_id="", clean_start=False)
+        assert e.reason_code == 0x84 and "client_id" in str(e)
+    finally:
+        await h.close()
+
+
+def test_no_fallback_to_311_without_a_client_id_for_a_persistent_session():
+    run(_no_fallback_for_anonymous_persistent_session())
