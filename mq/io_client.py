@@ -212,6 +212,8 @@ class Client(Listener):
             from .proto_auth import AuthExchange
 
             self.proto.auth = AuthExchange(authenticator)
+        if MICROPYTHON:
+            self.proto.out_limit = self._high_water  # a small buffer: batch a few of them
         self._subs = Subscriptions()
         for flt, spec in (subscriptions or {}).items():
             handler, qos = (spec[0], spec[1]) if isinstance(spec, tuple) else (spec, 1)
@@ -337,7 +339,12 @@ class Client(Listener):
             self._blocked.append((tok, t, payload, retain, props, alias))
             return tok
         tok = Token()
-        if len(proto.session.queue) >= self._outgoing_queue:
+        waiting = len(proto.session.queue)
+        if waiting >= self._outgoing_queue and waiting - (proto.quota if proto.state == CONNECTED else 0) >= (
+            self._outgoing_queue
+        ):
+            # Full of messages the server's window or a lost connection holds back (those
+            # only waiting for the send buffer to drain do not count).
             tok._complete(MQTTError("outgoing queue full (%d messages)" % self._outgoing_queue, 0x97))
             return tok
         e = OutPublish(t, bytes(payload), qos, retain, props, alias, properties, tok)
@@ -439,6 +446,13 @@ class Client(Listener):
             except Exception as e:
                 self._log.debug("flushing DISCONNECT failed: %r", e)
             self._close_link(link)
+            if not MICROPYTHON:
+                # drain() leaves up to the transport's low-water mark unsent; closing sends
+                # it: wait for that, so that nothing published before is lost on exit.
+                try:
+                    await asyncio.wait_for(link.writer.wait_closed(), timeout)
+                except Exception as e:
+                    self._log.debug("closing the connection failed: %r", e)
         self._stop_tasks()
         self._fail_all(ClientDisconnected())
 
@@ -701,6 +715,11 @@ class Client(Listener):
                     return
                 self._write(link)
                 await link.writer.drain()
+                proto = self.proto
+                if proto.session.queue:
+                    proto.pump(ticks_ms())  # the next part of a burst held back by out_limit
+                    if proto.out.n or proto.out.extra:
+                        self._wake.set()
                 if self._blocked and self._backlog() < self._high_water:
                     self._release_blocked()
         except asyncio.CancelledError:
@@ -1066,7 +1085,7 @@ class Client(Listener):
         # Flush now when the send buffer is full; otherwise let the writer batch it.
         out = self.proto.out
         link = self._link
-        if out.extra and link is not None:
+        if out.extra and link is not None and self._backlog() < self._high_water:
             self._write(link)
         self._wake.set()
 

@@ -102,6 +102,9 @@ class Protocol:
         self.listener = listener
         self.session = Session()
         self.out = Output(tx_size)
+        # Queued publishes are encoded only while less than this waits to be sent: the rest
+        # stay in the queue as they were given, so a burst costs no encoded copies.
+        self.out_limit = tx_size
         self.decoder = Decoder(V50, max_incoming_packet)
         self._rx_size = rx_size
         self.rx = bytearray(rx_size)
@@ -533,10 +536,17 @@ class Protocol:
         q = self.session.queue
         while self.requests and self.state == CONNECTED:
             self._send_request(self.requests.pop(0), now)
-        while q and self.quota > 0 and (self.state == CONNECTED or self._early):
+        out = self.out
+        limit = self.out_limit
+        while q and self.quota > 0 and (self.state == CONNECTED or self._early) and out.n + out.extra_bytes < limit:
             e = q.pop(0)
             if isinstance(e, OutPublish):
                 self._send_publish(e, now)
+
+    def pump(self, now: int) -> None:
+        """Encode more of the queue, after the driver took what was waiting."""
+        if self.session.queue and self.quota > 0 and (self.state == CONNECTED or self._early):
+            self._pump(now)
 
     def _send_publish(self, e: OutPublish, now: int) -> None:
         self.quota -= 1
