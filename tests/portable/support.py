@@ -90,3 +90,53 @@ def unhexlify(s):
     import binascii
 
     return binascii.unhexlify(s)
+
+
+async def araises(exc_type, aw):
+    """Await aw and return the exception of exc_type it raised; fail if it did not."""
+    try:
+        await aw
+    except exc_type as e:
+        return e
+    raise AssertionError("%s not raised" % exc_type.__name__)
+
+
+class Calls:
+    """A callback that records its calls, awaitable by count (``await flag.wait(2)``)."""
+
+    def __init__(self):
+        import asyncio
+
+        self.calls = []
+        self.event = asyncio.Event()
+
+    def __call__(self, *args):
+        self.calls.append(args)
+        self.event.set()
+
+    async def wait(self, count=1, timeout=10):
+        import asyncio
+
+        async def until():
+            while len(self.calls) < count:
+                self.event.clear()
+                await self.event.wait()
+
+        await asyncio.wait_for(until(), timeout)
+        return self.calls
+
+
+class Inbox(Calls):
+    """A message handler that keeps what it is handed: ``await inbox.wait(n)`` returns
+    the messages once n have arrived."""
+
+    def __call__(self, client, message):
+        Calls.__call__(self, message)
+
+    @property
+    def messages(self):
+        return [c[0] for c in self.calls]
+
+    async def wait(self, count=1, timeout=10):
+        await Calls.wait(self, count, timeout)
+        return self.messages

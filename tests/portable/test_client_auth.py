@@ -8,7 +8,7 @@ import hashlib
 from binascii import a2b_base64, b2a_base64
 
 from fakebroker import WAIT, Events, Harness
-from support import MICROPYTHON, SkipTest, run
+from support import MICROPYTHON, SkipTest, araises, run
 
 import mq
 from mq.wire_packets import AUTH, CONNECT, DISCONNECT, PUBACK, PUBLISH, Ack, Auth, Connack, Disconnect, Message
@@ -130,14 +130,6 @@ async def _scram_handshake(conn, server, connack_data=True, refuse=False):
     return connect
 
 
-async def _raises(exc_type, aw):
-    try:
-        await aw
-    except exc_type as e:
-        return e
-    raise AssertionError("%s not raised" % exc_type.__name__)
-
-
 async def _scram_client(h, server, **opts):
     task = h.dial_task(authenticator=mq.ScramSHA256("user", "pencil"), **opts)
     conn = await h.fb.accept()
@@ -178,7 +170,7 @@ async def _scram_bad_password():
         task = h.dial_task(authenticator=mq.ScramSHA256("user", "pencil"), auto_reconnect=False)
         conn = await h.fb.accept()
         await _scram_handshake(conn, server)
-        e = await _raises(mq.NotAuthorized, task)
+        e = await araises(mq.NotAuthorized, task)
         assert e.reason_code == 0x87 and e.reason_string == "bad user name or password"
         assert await conn.closed_by_client() == []
     finally:
@@ -196,7 +188,7 @@ async def _scram_forged(connack_data):
         task = h.dial_task(authenticator=mq.ScramSHA256("user", "pencil"), subscriptions={"cmd/#": lambda c, m: None})
         conn = await h.fb.accept()
         await _scram_handshake(conn, server, connack_data=connack_data)
-        e = await _raises(mq.NotAuthorized, task)
+        e = await araises(mq.NotAuthorized, task)
         assert "SCRAM-SHA-256" in str(e), e
         # Nothing but a DISCONNECT (0x80: 0x87 is a server's code) reaches an impostor.
         got = await conn.closed_by_client()
@@ -275,11 +267,11 @@ async def _scram_reauth_refused(server_says):
         await _recv_auth(conn, 0x18)
         if server_says == "disconnect":
             conn.send_packet(Disconnect(0x87, Properties(reason_string="credentials revoked")))
-            e = await _raises(mq.DisconnectError, reauth)
+            e = await araises(mq.DisconnectError, reauth)
             assert e.reason_code == 0x87 and e.reason_string == "credentials revoked"
         else:
             conn.send_packet(_auth(0x00, b"v=" + b64(b"\x01" * 32)))
-            e = await _raises(mq.NotAuthorized, reauth)
+            e = await araises(mq.NotAuthorized, reauth)
             assert "wrong server signature" in str(e)
             got = await conn.closed_by_client()
             assert [(p.type, p.reason_code) for p in got] == [(DISCONNECT, 0x80)], got
@@ -302,14 +294,14 @@ async def _reauth_misuse():
     try:
         client, _conn, _ = await h.dial()
         # No authenticator: nothing to re-authenticate with.
-        await _raises(ValueError, client.reauthenticate())
+        await araises(ValueError, client.reauthenticate())
         # An unanswered re-authentication times out; the exchange stays open.
         server = ScramServer()
         client2, conn2 = await _scram_client(h, server)
-        await _raises(asyncio.TimeoutError, client2.reauthenticate(timeout=0.05))
+        await araises(asyncio.TimeoutError, client2.reauthenticate(timeout=0.05))
         await _recv_auth(conn2, 0x19)
         await client2.disconnect()
-        await _raises(mq.ClientDisconnected, client2.reauthenticate())
+        await araises(mq.ClientDisconnected, client2.reauthenticate())
     finally:
         await h.close()
 
@@ -390,7 +382,7 @@ async def _custom_fails():
         conn = await h.fb.accept()
         await conn.recv()
         conn.send_packet(_auth(0x18, b"boom", "X-ECHO"))
-        e = await _raises(mq.NotAuthorized, task)
+        e = await araises(mq.NotAuthorized, task)
         assert "cannot answer that" in str(e)
         got = await conn.closed_by_client()
         assert [(p.type, p.reason_code) for p in got] == [(DISCONNECT, 0x80)], got
@@ -424,7 +416,7 @@ async def _v311_ignores():
         client, _conn, connect = await h.dial(protocol=mq.V311, authenticator=auth)
         assert connect.version == 4 and connect.properties is None
         assert client.is_connected and auth.calls == []
-        await _raises(ValueError, client.reauthenticate())
+        await araises(ValueError, client.reauthenticate())
     finally:
         await h.close()
 
@@ -448,7 +440,7 @@ async def _protocol_error(authenticator, before_connack, packet):
             conn = await h.fb.accept()
             await conn.recv()
             conn.send_packet(packet)
-            e = await _raises(mq.ProtocolError, task)
+            e = await araises(mq.ProtocolError, task)
         else:
             _client, conn, _ = await h.dial(
                 Connack(False, 0, Properties(authentication_method="X-ECHO")) if authenticator else None,

@@ -1,57 +1,14 @@
 """The client against a real Mosquitto, with paho-mqtt as the independent peer, on
 CPython and the MicroPython unix port (brokers, proxies and paho run in the harness)."""
 
-import asyncio
 
-from support import control, hexlify, run, unhexlify
+from support import Calls, Inbox, control, hexlify, run, unhexlify
 
 import mq
 
 V5 = 5
 V311 = 4
 TIMEOUT = 10
-
-
-class Inbox:
-    """Messages handed to a handler, awaitable by count."""
-
-    def __init__(self):
-        self.messages = []
-        self.event = asyncio.Event()
-
-    def __call__(self, client, message):
-        self.messages.append(message)
-        self.event.set()
-
-    async def wait(self, count, timeout=TIMEOUT):
-        async def until():
-            while len(self.messages) < count:
-                self.event.clear()
-                await self.event.wait()
-
-        await asyncio.wait_for(until(), timeout)
-        return self.messages
-
-
-class Flag:
-    """A callback that counts its calls and lets the test await the n-th."""
-
-    def __init__(self):
-        self.calls = []
-        self.event = asyncio.Event()
-
-    def __call__(self, *args):
-        self.calls.append(args)
-        self.event.set()
-
-    async def wait(self, count=1, timeout=TIMEOUT):
-        async def until():
-            while len(self.calls) < count:
-                self.event.clear()
-                await self.event.wait()
-
-        await asyncio.wait_for(until(), timeout)
-        return self.calls
 
 
 def _version(v):
@@ -192,7 +149,7 @@ async def _will_on_unclean_drop(version):
     b = await control("broker")
     proxy = await control("proxy", port=b["port"])
     sub = await control("paho_subscribe", url=b["url"], topic="will/#", qos=1, version=version)
-    lost = Flag()
+    lost = Calls()
     c = await mq.dial(
         proxy["url"], protocol=_version(version), auto_protocol=False, auto_reconnect=False,
         will=mq.Will("will/dev", b"gone", qos=1), on_connection_lost=lost, client_id="will-dev",
@@ -272,7 +229,7 @@ async def _restart_mid_stream(qos):
     # to a subscriber that was in the middle of its flow when the broker stopped).
     sink = dict(url=b["url"], topic="stream/#", qos=qos, client_id="sink-%d" % qos, persistent=True)
     await control("paho_close", id=await control("paho_subscribe", **sink))
-    connects = Flag()
+    connects = Calls()
     c = await mq.dial(
         b["url"], client_id="source-%d" % qos, clean_start=False, session_expiry=3600, on_connect=connects,
         reconnect_delay=0.05, reconnect_max_delay=0.2, keepalive=5,
@@ -314,7 +271,7 @@ def test_broker_restart_mid_qos2_stream_loses_nothing_and_duplicates_nothing():
 async def _stalled_link():
     b = await control("broker")
     proxy = await control("proxy", port=b["port"])
-    lost, connects = Flag(), Flag()
+    lost, connects = Calls(), Calls()
     c = await mq.dial(
         proxy["url"], keepalive=1, reconnect_delay=0.05, reconnect_max_delay=0.2, on_connection_lost=lost,
         on_connect=connects,

@@ -2,29 +2,13 @@
 failure or connection loss. Two Mosquitto brokers joined by Mosquitto's own bridge; the
 one the client uses is killed in the middle of a QoS 1 stream and nothing is lost."""
 
-import asyncio
 
-from support import control, run, unhexlify
+from support import Calls, control, run, unhexlify
 
 import mq
 from mq.proto_session import RELEASED
 
 TIMEOUT = 10
-
-
-class Flag:
-    def __init__(self):
-        self.calls = []
-        self.event = asyncio.Event()
-
-    def __call__(self, *args):
-        self.calls.append(args)
-        self.event.set()
-
-    async def wait(self, count=1):
-        while len(self.calls) < count:
-            self.event.clear()
-            await asyncio.wait_for(self.event.wait(), TIMEOUT)
 
 
 async def _bridged_pair():
@@ -61,7 +45,7 @@ async def _failover_mid_stream():
     # A subscriber on A at QoS 0 sends nothing back to A: when A dies, what A wrote to it
     # still arrives (no reset), so the two sinks together show everything A accepted.
     sink_a = await control("paho_subscribe", url=a["url"], topic="stream/#", qos=0)
-    lost, connects = Flag(), Flag()
+    lost, connects = Calls(), Calls()
     c = await mq.dial(
         [a["url"], b["url"]], reconnect_delay=0.05, reconnect_max_delay=0.2, connect_timeout=2,
         on_connection_lost=lost, on_connect=connects,
@@ -102,7 +86,7 @@ async def _failover_mid_qos2_stream():
     a, b, sink_b = await _bridged_pair()
     sink_a = await control("paho_subscribe", url=a["url"], topic="stream/#", qos=0)
     released = []  # messages the dead broker had taken over (PUBREC) when the link died
-    connects = Flag()
+    connects = Calls()
 
     def on_lost(client, err):
         for e in client.proto.session.pending_publishes():

@@ -5,7 +5,7 @@ DISCONNECTs with properties, session resumption and the client's own queues."""
 import asyncio
 
 from fakebroker import WAIT, Events, Harness, Log
-from support import run
+from support import araises, run
 
 import mq
 from mq._compat import ticks_diff, ticks_ms
@@ -30,15 +30,6 @@ from mq.wire_packets import (
     SubAck,
 )
 from mq.wire_props import Properties
-
-
-async def _raises(exc_type, aw):
-    try:
-        await aw
-    except exc_type as e:
-        return e
-    raise AssertionError("%s not raised" % exc_type.__name__)
-
 
 # -- 1. protocol fall-back -------------------------------------------------------
 
@@ -547,7 +538,7 @@ async def _disconnect_fails_pending():
         for tok in (t1, t2, ts, tu):
             assert tok.done()
             assert isinstance(tok.error, mq.ClientDisconnected), tok
-            await _raises(mq.ClientDisconnected, tok.wait(WAIT))
+            await araises(mq.ClientDisconnected, tok.wait(WAIT))
         assert not client.is_connected
     finally:
         await h.close()
@@ -629,7 +620,7 @@ async def _sub_refused(protocol, code):
         conn.send_packet(SubAck(SUBACK, s2.packet_id, [code], props))
         await ok.wait(WAIT)
         assert ok.reason_codes == [1] and ok.reason_code == 1 and ok.error is None
-        e = await _raises(mq.SubscriptionFailed, bad.wait(WAIT))
+        e = await araises(mq.SubscriptionFailed, bad.wait(WAIT))
         assert e.reason_code == code
         assert bad.error is e and bad.reason_code == code
         assert bad.reason_codes == [code]

@@ -4,32 +4,11 @@ dropping messages and publishes, and nothing in between when there are none."""
 
 import asyncio
 
-from support import control, raises, run
+from support import Inbox, control, raises, run
 
 import mq
 
 TIMEOUT = 10
-
-
-class Inbox:
-    """Messages handed to a handler, awaitable by count."""
-
-    def __init__(self):
-        self.messages = []
-        self.event = asyncio.Event()
-
-    def __call__(self, client, message):
-        self.messages.append(message)
-        self.event.set()
-
-    async def wait(self, count, timeout=TIMEOUT):
-        async def until():
-            while len(self.messages) < count:
-                self.event.clear()
-                await self.event.wait()
-
-        await asyncio.wait_for(until(), timeout)
-        return self.messages
 
 
 def tracing(name, trace):

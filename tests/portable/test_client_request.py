@@ -6,21 +6,13 @@ it (Mosquitto does not): the scripted broker plays that part."""
 import asyncio
 
 from fakebroker import WAIT, Harness
-from support import control, hexlify, raises, run, unhexlify
+from support import araises, control, hexlify, raises, run, unhexlify
 
 import mq
 from mq.wire_packets import PUBACK, PUBLISH, SUBACK, SUBSCRIBE, Ack, Connack, Message, SubAck
 from mq.wire_props import Properties
 
 TIMEOUT = 10
-
-
-async def _raises(exc_type, aw):
-    try:
-        await aw
-    except exc_type as e:
-        return e
-    raise AssertionError("%s not raised" % exc_type.__name__)
 
 
 # -- two mq clients ----------------------------------------------------------------------
@@ -91,8 +83,8 @@ async def _respond_by_hand():
         assert "no response topic" in str(e)
         raises(ValueError, server.respond, Message("svc/ping", b"x", 1), b"y")
         # request() sets these itself.
-        await _raises(ValueError, client.request("svc/ping", b"", correlation_data=b"1"))
-        await _raises(ValueError, client.request("svc/ping", b"", response_topic="a/b"))
+        await araises(ValueError, client.request("svc/ping", b"", correlation_data=b"1"))
+        await araises(ValueError, client.request("svc/ping", b"", response_topic="a/b"))
     finally:
         await client.disconnect()
         await server.disconnect()
@@ -158,7 +150,7 @@ async def _timeout():
 
     try:
         await server.subscribe("slow", 1, late).wait(TIMEOUT)
-        e = await _raises(asyncio.TimeoutError, client.request("slow", b"1", timeout=0.3))
+        e = await araises(asyncio.TimeoutError, client.request("slow", b"1", timeout=0.3))
         assert "slow" in str(e)
         assert client._requester.pending == {}  # the correlation is forgotten
         await asyncio.wait_for(got.wait(), TIMEOUT)
@@ -213,7 +205,7 @@ async def _v311():
     b = await control("broker")
     c = await mq.dial(b["url"], protocol=mq.V311, auto_protocol=False, client_id="old")
     try:
-        e = await _raises(mq.MQTTError, c.request("any", b"", timeout=1))
+        e = await araises(mq.MQTTError, c.request("any", b"", timeout=1))
         assert "5.0" in str(e)
         assert c._subs.get("mq/old/responses") is None  # nothing subscribed
         raises(ValueError, c.respond, Message("any", b"x", 1), b"y")

@@ -6,7 +6,7 @@ handler), clean starts, fast wake from a store, and strict discard on session lo
 import asyncio
 
 from fakebroker import FakeBroker
-from support import control, hexlify, run
+from support import araises, control, hexlify, run
 
 import mq
 from mq import PersistedPublish, PersistedSubscription
@@ -92,14 +92,6 @@ def _pending(store_dir, client_id):
 
 def _pending_payloads(store_dir, client_id):
     return [p.payload for p in _pending(store_dir, client_id).values()]
-
-
-async def _raises(exc_type, aw):
-    try:
-        await aw
-    except exc_type as e:
-        return e
-    raise AssertionError("%s not raised" % exc_type.__name__)
 
 
 # -- a. subscriptions restored after a restart ------------------------------------------
@@ -440,7 +432,7 @@ async def _fast_wake_refused():
         early = await _recv_n(conn, 1)  # no CONNACK sent yet
         _check_early(early, [(PUBLISH, "w/1", b"one", True)])
         conn.send_packet(Connack(False, 0x88))  # server unavailable
-        e = await _raises(mq.ConnectionRefused, asyncio.wait_for(task, WAIT))
+        e = await araises(mq.ConnectionRefused, asyncio.wait_for(task, WAIT))
         assert e.reason_code == 0x88 and isinstance(e, mq.ServerUnavailable), e
         assert _pending_payloads(store_dir, "wake") == [b"one", b"two", b"three"]
 
@@ -452,7 +444,7 @@ async def _fast_wake_refused():
         early = await _recv_n(conn, 1)
         _check_early(early, [(PUBLISH, "w/1", b"one", True)])
         conn.send_packet(Connack(False, 0x87))  # not authorized
-        e = await _raises(mq.ConnectionRefused, asyncio.wait_for(task, WAIT))
+        e = await araises(mq.ConnectionRefused, asyncio.wait_for(task, WAIT))
         assert e.reason_code == 0x87 and isinstance(e, mq.NotAuthorized), e
         assert _pending_payloads(store_dir, "wake") == [b"one", b"two", b"three"]
 
@@ -617,7 +609,7 @@ async def _session_lost_strict():
         p = await conn.recv(WAIT)
         assert p.type == CONNECT, p  # and nothing behind it
         conn.send_packet(Connack(False, 0))
-        e = await _raises(mq.MQTTError, tok.wait(WAIT))
+        e = await araises(mq.MQTTError, tok.wait(WAIT))
         assert e.reason_code == 0x80, e
         assert dict(_pending(store_dir, "strict2")) == {}
         client.publish("marker", b"", qos=0)

@@ -3,10 +3,9 @@ and limits honoured before sending, topic aliases both ways, receive maximum bot
 our own packet size limit, subscription options, properties of acknowledgements, and
 v5-only options ignored on a 3.1.1 connection."""
 
-import asyncio
 
 from fakebroker import WAIT, Events, Harness
-from support import run
+from support import Inbox, raises, run
 
 import mq
 from mq.wire_packets import (
@@ -26,30 +25,6 @@ from mq.wire_packets import (
 from mq.wire_props import Properties
 
 
-class Inbox:
-    def __init__(self):
-        self.messages = []
-        self.event = asyncio.Event()
-
-    def __call__(self, client, message):
-        self.messages.append(message)
-        self.event.set()
-
-    async def wait(self, n):
-        while len(self.messages) < n:
-            self.event.clear()
-            await asyncio.wait_for(self.event.wait(), WAIT)
-        return self.messages
-
-
-def _raises(exc_type, fn, *args, **kw):
-    try:
-        fn(*args, **kw)
-    except exc_type as e:
-        return e
-    raise AssertionError("%s not raised" % exc_type.__name__)
-
-
 async def _capabilities():
     h = await Harness().start()
     try:
@@ -60,12 +35,12 @@ async def _capabilities():
         client, conn, _ = await h.dial(connack=Connack(False, 0, caps))
         c = client.server_capabilities
         assert (c.maximum_qos, c.retain_available, c.wildcard_available) == (1, False, False)
-        assert _raises(mq.MQTTError, client.publish, "t", b"x", qos=2).reason_code == 0x9B
-        assert _raises(mq.MQTTError, client.publish, "t", b"x", qos=1, retain=True).reason_code == 0x9A
-        assert _raises(mq.MQTTError, client.subscribe, "a/+", 1).reason_code == 0xA2
-        assert _raises(mq.MQTTError, client.subscribe, "a/#", 1).reason_code == 0xA2
-        assert _raises(mq.MQTTError, client.subscribe, "a", 1, subscription_id=5).reason_code == 0xA1
-        assert _raises(mq.MQTTError, client.subscribe, "$share/g/a", 1).reason_code == 0x9E
+        assert raises(mq.MQTTError, client.publish, "t", b"x", qos=2).reason_code == 0x9B
+        assert raises(mq.MQTTError, client.publish, "t", b"x", qos=1, retain=True).reason_code == 0x9A
+        assert raises(mq.MQTTError, client.subscribe, "a/+", 1).reason_code == 0xA2
+        assert raises(mq.MQTTError, client.subscribe, "a/#", 1).reason_code == 0xA2
+        assert raises(mq.MQTTError, client.subscribe, "a", 1, subscription_id=5).reason_code == 0xA1
+        assert raises(mq.MQTTError, client.subscribe, "$share/g/a", 1).reason_code == 0x9E
         # Nothing of that reached the server, and the connection is fine.
         tok = client.publish("t", b"ok", qos=1)
         p = await conn.recv()
@@ -250,10 +225,10 @@ async def _local_limits():
     h = await Harness().start()
     try:
         client, conn, _ = await h.dial(max_payload=10, max_topic_length=8)
-        _raises(ValueError, client.publish, "t", bytes(11), qos=1)
-        _raises(ValueError, client.publish, "a/b/c/d/e", b"", qos=1)
-        _raises(ValueError, client.publish, "t", b"\xff\xfe", qos=1, payload_format=1)  # not UTF-8
-        _raises(ValueError, client.publish, "a/+", b"")
+        raises(ValueError, client.publish, "t", bytes(11), qos=1)
+        raises(ValueError, client.publish, "a/b/c/d/e", b"", qos=1)
+        raises(ValueError, client.publish, "t", b"\xff\xfe", qos=1, payload_format=1)  # not UTF-8
+        raises(ValueError, client.publish, "a/+", b"")
         client.publish("t", "\u00e9t\u00e9", qos=0, payload_format=1)
         m = await conn.recv()
         assert m.payload == "\u00e9t\u00e9".encode() and m.properties.payload_format == 1
@@ -487,7 +462,7 @@ async def _argument_checks():
     h = await Harness().start()
     try:
         client, _conn, _ = await h.dial()
-        _raises(ValueError, client.subscribe, "$share/g/t", 1, no_local=True)
+        raises(ValueError, client.subscribe, "$share/g/t", 1, no_local=True)
         for bad in (0x8E, 0x9C, 0x01):
             try:
                 await client.disconnect(reason=bad)
