@@ -630,6 +630,9 @@ class Client(Listener):
         self._blocked = []
         for item in blocked:
             tok, t, payload, retain, props2, alias = item
+            if retain and not self._retain_ok:
+                tok._complete(MQTTError("the server does not support retained messages", 0x9A), 0x9A)
+                continue
             self._send_qos0(t, payload, retain, props2, alias, tok)
         self._kick()
         if self._on_connect is not None:

@@ -253,7 +253,10 @@ class Protocol:
         go out at a QoS or with a RETAIN it refused (MQTT-3.2.2-11, -14)."""
         keep: "list[Union[OutPublish, OutRequest]]" = []
         for e in self.session.queue:
-            if isinstance(e, OutPublish) and (e.qos > max_qos or (e.retain and not retain_ok)):
+            if (
+                isinstance(e, OutPublish) and e.state != RELEASED  # a PUBREL is owed whatever the QoS
+                and (e.qos > max_qos or (e.retain and not retain_ok))
+            ):
                 e.state = QUEUED  # not in flight: finishing it frees no quota
                 self._finish(e, 0x9B if e.qos > max_qos else 0x9A, None)
             else:

@@ -449,7 +449,8 @@ async def _oversized_subscribe_and_disconnect():
             raise AssertionError("an oversized SUBSCRIBE succeeded")
         await client.disconnect(properties=Properties(reason_string="r" * 80, user_properties=[("k", "v" * 40)]))
         d = await conn.recv_type(DISCONNECT)  # only SUBSCRIBE-free traffic came before it
-        assert d.reason_code == 0 and (d.properties is None or d.properties.reason_string is None)
+        assert d.reason_code == 0
+        assert d.properties is None or (d.properties.reason_string is None and d.properties.user_properties is None)
     finally:
         await h.close()
 
@@ -541,3 +542,27 @@ async def _no_fallback_for_anonymous_persistent_session():
 
 def test_no_fallback_to_311_without_a_client_id_for_a_persistent_session():
     run(_no_fallback_for_anonymous_persistent_session())
+
+
+async def _retained_qos0_held_offline():
+    h = await Harness().start()
+    ev = Events()
+    try:
+        client, conn, _ = await h.dial(qos0_policy=mq.QOS0_BLOCK, **ev.options())
+        conn.close()
+        await ev.wait_lost()
+        tr = client.publish("r", b"kept", retain=True)
+        t0 = client.publish("r", b"plain")
+        conn = await h.fb.accept()
+        await conn.recv()
+        conn.send_packet(Connack(False, 0, Properties(retain_available=0)))
+        m = await conn.recv()
+        assert (m.payload, m.retain) == (b"plain", False)
+        await t0.wait(WAIT)
+        assert tr.error.reason_code == 0x9A
+    finally:
+        await h.close()
+
+
+def test_retained_qos0_held_offline_fails_when_the_server_has_no_retain():
+    run(_retained_qos0_held_offline())

@@ -526,3 +526,35 @@ def test_fast_wake_waits_for_connack_with_enhanced_authentication():
     connect = Connect("c", 5, False, 0, properties=Properties(authentication_method="SCRAM-SHA-256"))
     p.start(connect, 0)
     assert sent(p) == [connect]
+
+
+def test_fast_wake_sends_one_before_a_first_connack():
+    # A new process knows no Receive Maximum yet; the smallest allowed is 1.
+    from mq.proto_conn import Protocol
+
+    p = Protocol(Recorder())
+    es = []
+    for i in range(3):
+        e = OutPublish(b"t", bytes([i]), 1)
+        p.session.assign(e)
+        p.publish(e, 0)
+        es.append(e)
+    p.start(Connect("c", 5, False, 0), 0)
+    assert [m.packet_id for m in sent(p)[1:]] == [es[0].packet_id]
+    p.feed(wire(Connack(True, 0)), 0)
+    assert [m.packet_id for m in sent(p)] == [es[1].packet_id, es[2].packet_id]
+
+
+def test_released_message_keeps_its_pubrel_when_the_server_lowers_its_maximum_qos():
+    p, rec = connected(clean_start=False, fast_wake=False)
+    e = out_publish(p, "a", 2)
+    sent(p)
+    p.feed(wire(Ack(PUBREC, e.packet_id)), 0)
+    sent(p)
+    rec.take()
+    p.connection_lost()
+    p.start(Connect("c", 5, False, 0), 0)
+    sent(p)
+    p.feed(wire(Connack(True, 0, Properties(maximum_qos=1))), 0)
+    assert sent(p) == [Ack(PUBREL, e.packet_id)]
+    assert not [r for r in rec.take() if r[0] == "done"]
