@@ -170,6 +170,10 @@ class Client(Listener):
         self._clean_start = clean_start
         self._session_expiry = session_expiry
         self._user_properties = user_props_list(user_properties)
+        if will is not None:
+            check_topic_name(will.topic)
+            if will.properties is not None and will.properties.response_topic is not None:
+                check_topic_name(will.properties.response_topic)  # a topic name, no wildcards
         self._will = will
         self.auto_reconnect = auto_reconnect
         self._reconnect_delay = reconnect_delay
@@ -1011,8 +1015,9 @@ class Client(Listener):
         if message_expiry is not None:
             p.message_expiry = message_expiry
         if response_topic is not None:
-            check_topic_name(response_topic)
             p.response_topic = response_topic
+        if p.response_topic is not None:
+            check_topic_name(p.response_topic)  # a topic name: no wildcards (MQTT-3.3.2-14)
         if correlation_data is not None:
             p.correlation_data = correlation_data
         if payload_format is not None:

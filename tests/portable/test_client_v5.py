@@ -229,6 +229,10 @@ async def _local_limits():
         raises(ValueError, client.publish, "a/b/c/d/e", b"", qos=1)
         raises(ValueError, client.publish, "t", b"\xff\xfe", qos=1, payload_format=1)  # not UTF-8
         raises(ValueError, client.publish, "a/+", b"")
+        raises(ValueError, client.publish, "t", b"", response_topic="r/+")
+        raises(ValueError, client.publish, "t", b"", properties=Properties(response_topic="r/#"))
+        raises(ValueError, mq.Client, "mqtt://x", will=mq.Will("w", b"", properties=Properties(response_topic="r/+")))
+        raises(ValueError, mq.Client, "mqtt://x", will=mq.Will("w/#", b""))
         client.publish("t", "\u00e9t\u00e9", qos=0, payload_format=1)
         m = await conn.recv()
         assert m.payload == "\u00e9t\u00e9".encode() and m.properties.payload_format == 1
