@@ -343,12 +343,7 @@ class Client(Listener):
             self._blocked.append((tok, t, payload, retain, props, alias))
             return tok
         tok = Token()
-        waiting = len(proto.session.queue)
-        if waiting >= self._outgoing_queue and waiting - (proto.quota if proto.state == CONNECTED else 0) >= (
-            self._outgoing_queue
-        ):
-            # Full of messages the server's window or a lost connection holds back (those
-            # only waiting for the send buffer to drain do not count).
+        if len(proto.session.queue) >= self._outgoing_queue and self._queue_full():
             tok._complete(MQTTError("outgoing queue full (%d messages)" % self._outgoing_queue, 0x97))
             return tok
         e = OutPublish(t, bytes(payload), qos, retain, props, alias, properties, tok)
@@ -641,6 +636,13 @@ class Client(Listener):
         self._kick()
         if self._on_connect is not None:
             self._call_user(self._on_connect, self)
+
+    def _queue_full(self) -> bool:
+        # Full of messages the server's window or a lost connection holds back (those
+        # only waiting for the send buffer to drain do not count).
+        proto = self.proto
+        held = len(proto.session.queue) - (proto.quota if proto.state == CONNECTED else 0)
+        return held >= self._outgoing_queue
 
     def _refuse_publish(self, qos: int) -> None:
         # What the server announced it does not support fails here, not in a DISCONNECT.
