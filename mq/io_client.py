@@ -21,7 +21,8 @@ from .errors import (
 )
 from .io_session import persisted_publish, persisted_subscription, restore
 from .io_subs import Subscription, Subscriptions
-from .io_token import DONE, DROPPED, Token
+from .io_token import DONE, DROPPED, Token, paused_readers
+from .io_token import waiting as token_waiting
 from .io_transport import ServerURL, handshake_error, open_transport
 from .proto_conn import CONNECTED, CONNECTING, LIMIT_IGNORE, Listener, Protocol
 from .proto_session import OutPublish, OutRequest
@@ -692,13 +693,19 @@ class Client(Listener):
                 proto.received(n, ticks_ms())
                 if proto.out.n or proto.out.extra:
                     self._kick()
-                if len(self._handler_queue) >= self._incoming_queue:
+                if len(self._handler_queue) >= self._incoming_queue and not token_waiting[0]:
                     # Back-pressure: coroutine handlers lag by incoming_queue messages;
-                    # stop reading (the server holds the rest) rather than drop any.
+                    # stop reading (the server holds the rest) rather than drop any. Not
+                    # while a token is awaited: its acknowledgement must be read.
                     link.paused = True
-                    self._drained.clear()
-                    await self._drained.wait()
-                    link.paused = False
+                    drained = self._drained
+                    drained.clear()
+                    paused_readers.append(drained)
+                    try:
+                        await drained.wait()
+                    finally:
+                        paused_readers.remove(drained)
+                        link.paused = False
                 if proto.state != CONNECTED and proto.state != CONNECTING and not link.closed:
                     # (CONNECTING: an AUTH exchange, or CONNACK not complete yet)
                     if not link.ready:

@@ -11,6 +11,12 @@ if TYPE_CHECKING:
     from .wire_props import Properties
 
 
+# Tokens being awaited, and the events of readers paused by a full handler queue: a
+# handler awaiting an acknowledgement needs its reader, so a wait wakes them.
+waiting = [0]
+paused_readers: "list[Any]" = []
+
+
 class Token:
     """Completes when the operation does. ``await token`` returns the token, or
     raises its error; ``wait(timeout)`` does the same with a time limit."""
@@ -41,10 +47,16 @@ class Token:
         if not self._done:
             if self._event is None:
                 self._event = asyncio.Event()
-            if timeout is None:
-                await self._event.wait()
-            else:
-                await asyncio.wait_for(self._event.wait(), timeout)
+            waiting[0] += 1
+            for e in paused_readers:
+                e.set()
+            try:
+                if timeout is None:
+                    await self._event.wait()
+                else:
+                    await asyncio.wait_for(self._event.wait(), timeout)
+            finally:
+                waiting[0] -= 1
         if self.error is not None:
             raise self.error
         return self

@@ -7,6 +7,7 @@ from fakebroker import WAIT, Events, Harness
 from support import run
 
 import mq
+from mq.wire_encode import encode_bytes
 from mq.wire_packets import PUBACK, PUBLISH, Connack, Message
 
 
@@ -81,3 +82,35 @@ async def _backpressure():
 
 def test_slow_coroutine_handlers_pause_reading_instead_of_dropping():
     run(_backpressure())
+
+
+async def _handlers_awaiting_acks():
+    # Handlers that publish and await the PUBACK while the queue is full: the reader
+    # must keep reading for them, or nothing would ever move again.
+    h = await Harness().start()
+    done = []
+    all_done = asyncio.Event()
+
+    try:
+        async def answer(client, message):
+            await client.publish("out", message.payload, qos=1)
+            done.append(message.payload)
+            if len(done) == 4:
+                all_done.set()
+
+        _client, conn, _ = await h.dial(incoming_queue=2, default_handler=answer)
+        conn.send(b"".join(encode_bytes(Message("in", b"%d" % i, 1, packet_id=i + 1), 5) for i in range(4)))
+        outs = 0
+        while outs < 4:
+            p = await conn.recv()
+            if p.type == PUBLISH:
+                outs += 1
+                conn.send_packet(mq.wire_packets.Ack(PUBACK, p.packet_id))
+        await asyncio.wait_for(all_done.wait(), WAIT)
+        assert done == [b"0", b"1", b"2", b"3"]
+    finally:
+        await h.close()
+
+
+def test_handlers_awaiting_acknowledgements_do_not_deadlock_a_full_queue():
+    run(_handlers_awaiting_acks())
