@@ -26,7 +26,7 @@ else:
 
 __all__ = [
     "MICROPYTHON", "awaitable", "close_stream", "const", "decode_utf8", "readinto", "set_nodelay", "sleep_ms",
-    "ticks_add", "ticks_diff", "ticks_ms",
+    "sync_dir", "sync_file", "ticks_add", "ticks_diff", "ticks_ms",
 ]
 
 if TYPE_CHECKING:
@@ -124,3 +124,34 @@ def decode_utf8(b: "bytes | bytearray | memoryview") -> str:
     if "\x00" in s:
         raise ValueError("U+0000 in UTF-8 string")
     return s
+
+
+def sync_file(f: "Any") -> None:
+    """Flush f to the device. CPython has fsync; MicroPython has not (a littlefs flush
+    is already a commit)."""
+    f.flush()
+    import os
+
+    fsync = getattr(os, "fsync", None)
+    if fsync is not None:
+        fsync(f.fileno())
+
+
+def sync_dir(directory: str) -> None:
+    """Make a rename or unlink in directory durable (POSIX; littlefs commits it in the
+    operation itself, and Windows cannot open a directory)."""
+    import os
+
+    fsync = getattr(os, "fsync", None)
+    if fsync is None or getattr(os, "open", None) is None:
+        return
+    try:
+        fd = os.open(directory or "/", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -11,6 +11,7 @@ publishes load in packet-id order, starting where the numbering wrapped.
 import os
 from collections import OrderedDict
 
+from ._compat import sync_dir, sync_file
 from .store import PersistedPublish, PersistedSubscription, SessionStore, check_packet_id
 from .store_codec import (
     PUBLISH,
@@ -42,8 +43,7 @@ _ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.+=
 _S_IFMT = 0o170000
 _S_IFDIR = 0o040000
 
-# CPython has these; MicroPython's os has neither (its files are durable on close).
-_FSYNC = getattr(os, "fsync", None)
+# CPython has these; MicroPython's os has neither.
 _OS_OPEN = getattr(os, "open", None)
 _CHMOD = getattr(os, "chmod", None)
 
@@ -94,28 +94,6 @@ def _mkdirs(path: str, mode: int) -> None:
     except OSError:
         if _stat_mode(path) & _S_IFMT != _S_IFDIR:
             raise
-
-
-def _sync(f: "Any") -> None:
-    f.flush()
-    if _FSYNC is not None:
-        _FSYNC(f.fileno())
-
-
-def _sync_dir(path: str) -> None:
-    # A rename or unlink is durable once its directory is; POSIX only (not Windows).
-    if _FSYNC is None or _OS_OPEN is None:
-        return
-    try:
-        fd = _OS_OPEN(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        _FSYNC(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _send_order(ids: "List[int]") -> "List[int]":
@@ -169,7 +147,7 @@ class FileStore(SessionStore):
                 os.rename(self._path(name), self._path(final))
             else:
                 os.remove(self._path(name))
-        _sync_dir(self.directory)
+        sync_dir(self.directory)
 
     def _read(self, name: str, quiet: bool = False) -> "Optional[bytearray]":
         """The record in file name; None if there is no such file (or, quiet, if it is bad)."""
@@ -201,9 +179,9 @@ class FileStore(SessionStore):
         tmp = self._path(name + _TMP)
         with self._create(tmp) as f:
             f.write(data)
-            _sync(f)
+            sync_file(f)
         os.rename(tmp, self._path(name))
-        _sync_dir(self.directory)
+        sync_dir(self.directory)
 
     def _remove(self, names: "List[str]") -> None:
         for name in names:
@@ -213,7 +191,7 @@ class FileStore(SessionStore):
             except OSError:
                 if _exists(path):
                     raise
-        _sync_dir(self.directory)
+        sync_dir(self.directory)
 
     def _pending_names(self) -> "List[str]":
         out = []

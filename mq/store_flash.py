@@ -27,6 +27,7 @@ save that changes nothing.
 import os
 from collections import OrderedDict
 
+from ._compat import sync_dir, sync_file
 from .store import PersistedPublish, PersistedSubscription, SessionStore, check_packet_id
 from .store_codec import (
     CLEAR,
@@ -62,39 +63,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Set
 
-# CPython has fsync; MicroPython has not (a littlefs flush is already a commit).
-_FSYNC = getattr(os, "fsync", None)
-_OS_OPEN = getattr(os, "open", None)
-
-
 def _size(path: str) -> int:
     try:
         return int(os.stat(path)[6])
     except OSError:
         return -1
-
-
-def _sync(f: "Any") -> None:
-    f.flush()
-    if _FSYNC is not None:
-        _FSYNC(f.fileno())
-
-
-def _sync_dir(path: str) -> None:
-    # Makes the rename durable on POSIX; littlefs commits it in the rename itself.
-    if _FSYNC is None or _OS_OPEN is None:
-        return
-    d = path.rsplit("/", 1)[0] if "/" in path else "."
-    try:
-        fd = _OS_OPEN(d or "/", os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        _FSYNC(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class FlashStore(SessionStore):
@@ -254,7 +227,7 @@ class FlashStore(SessionStore):
                 rec = ids_record(QOS2, sorted(self._qos2))
                 out.write(rec)
                 pos += len(rec)
-            _sync(out)
+            sync_file(out)
         os.rename(self._new, self.path)
         self._pending = pending
         self._released = set()
@@ -263,7 +236,7 @@ class FlashStore(SessionStore):
         self._dirty = False
         # Twice the live records at least, or a large state would compact on every append.
         self._limit = max(self.compact_at, 2 * pos)
-        _sync_dir(self.path)
+        sync_dir(self.path.rsplit("/", 1)[0] if "/" in self.path else ".")
 
     def _append(self, rec: bytearray) -> int:
         """Append one record, durable on return; its offset."""
@@ -274,7 +247,7 @@ class FlashStore(SessionStore):
         self._dirty = True
         with open(self.path, "ab") as f:
             f.write(rec)
-            _sync(f)
+            sync_file(f)
         pos = self._size
         self._size = pos + len(rec)
         self._dirty = False
