@@ -376,9 +376,7 @@ class Client(Listener):
         check_topic_filter(topic_filter)
         if qos not in (0, 1, 2):
             raise ValueError("QoS must be 0, 1 or 2")
-        if no_local and topic_filter.startswith("$share/"):
-            raise ValueError("no_local is not allowed on a shared subscription (MQTT-3.8.3-4)")
-        self._check_subscribe(topic_filter, subscription_id)
+        self._check_subscribe(topic_filter, subscription_id, no_local)
         if retain_handling not in (0, 1, 2):
             raise ValueError("retain_handling must be 0, 1 or 2")
         if subscription_id is not None and not 0 < subscription_id <= 268435455:
@@ -651,10 +649,13 @@ class Client(Listener):
             raise MQTTError("the server supports QoS up to %d, not %d" % (self._max_qos, qos), 0x9B)
         raise MQTTError("the server does not support retained messages", 0x9A)
 
-    def _check_subscribe(self, topic_filter: str, subscription_id: "Optional[int]") -> None:
+    def _check_subscribe(self, topic_filter: str, subscription_id: "Optional[int]", no_local: bool) -> None:
         caps = self.server_capabilities
-        if topic_filter.startswith("$share/") and not caps.shared_subscription_available:
-            raise MQTTError("the server does not support shared subscriptions", 0x9E)
+        if topic_filter.startswith("$share/"):
+            if no_local:
+                raise ValueError("no_local is not allowed on a shared subscription (MQTT-3.8.3-4)")
+            if not caps.shared_subscription_available:
+                raise MQTTError("the server does not support shared subscriptions", 0x9E)
         if not caps.wildcard_available and ("+" in topic_filter or "#" in topic_filter):
             raise MQTTError("the server does not support wildcard subscriptions", 0xA2)
         if subscription_id is not None and not caps.subscription_id_available:
@@ -933,43 +934,34 @@ class Client(Listener):
     def on_request_done(self, entry: OutRequest, ack: "SubAck") -> None:
         tok = entry.ref
         codes = ack.reason_codes
-        flt = entry.packet.topics[0]
+        props = ack.properties
+        code = codes[0] if codes else 0
+        err: "Optional[MQTTError]" = None
         if ack.type == _SUBACK:
             sub: Subscription = entry.extra
-            code = codes[0]
+            sub.pending = False
             if code >= 0x80:
-                sub.pending = False
                 if self._subs.get(sub.topic_filter) is sub:
                     self._subs.remove(sub.topic_filter)
-                rs = ack.properties.reason_string if ack.properties is not None else None
                 what = "subscription to %s refused: %s" % (sub.topic_filter, reason_name(code))
-                err = SubscriptionFailed(what, code, rs)
-                if tok is not None:
-                    tok.reason_codes = codes
-                    tok.properties = ack.properties
-                    tok._complete(err, code)
-                else:
+                err = SubscriptionFailed(what, code, props.reason_string if props is not None else None)
+                if tok is None:
                     self._log.warning("%s", err)
-                return
-            sub.pending = False
-            if sub.persist:
+            elif sub.persist:
                 self._persist("save_subscription", sub.topic_filter, persisted_subscription(sub))
         else:
-            code = codes[0] if codes else 0
+            flt = entry.packet.topics[0]
             if code >= 0x80:
                 # Refused: the subscription stays, on the server and here.
-                if tok is not None:
-                    tok.reason_codes = codes
-                    tok.properties = ack.properties
-                    rs = ack.properties.reason_string if ack.properties is not None else None
-                    tok._complete(MQTTError("unsubscribe from %s refused" % (flt,), code, rs), code)
-                return
-            self._subs.remove(flt)  # type: ignore[arg-type]
-            self._persist("delete_subscription", flt)
+                rs = props.reason_string if props is not None else None
+                err = MQTTError("unsubscribe from %s refused" % (flt,), code, rs)
+            else:
+                self._subs.remove(flt)  # type: ignore[arg-type]
+                self._persist("delete_subscription", flt)
         if tok is not None:
             tok.reason_codes = codes
-            tok.properties = ack.properties
-            tok._complete(None, code)
+            tok.properties = props
+            tok._complete(err, code)
 
     def on_disconnect(self, packet: "Disconnect") -> None:
         props = packet.properties

@@ -512,7 +512,6 @@ class Protocol:
         """Send a QoS 0 PUBLISH now (connected only); return its size, or minus its
         size when it exceeds the server's Maximum Packet Size (nothing sent)."""
         a = 0
-        full = topic
         if alias and self.aliases_out.maximum:
             a = self.aliases_out.lookup(topic)
             if a > 0:
@@ -520,8 +519,8 @@ class Protocol:
             else:
                 a = -a
         size = self.out.publish(self.version, topic, payload, 0, retain, False, 0, props, a, self.max_packet_out)
-        if size < 0 and a and topic:
-            self.aliases_out.forget(full)  # never sent: the server does not know it
+        if size < 0 and a and topic:  # a topic still there: the alias was new with this packet
+            self.aliases_out.forget(topic)  # never sent: the server does not know it
         if size > 0:
             self.packets_sent += 1
             self.last_sent = now

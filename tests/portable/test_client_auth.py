@@ -492,6 +492,8 @@ async def _split_connack():
         await conn.recv()
         conn.send(bytes((0x20, 0x03)))
         await conn.drain()
+        # No event tells when the client has read the first half: a short pause makes two
+        # TCP reads of it (were they one, the test would only check less, never wrongly).
         await asyncio.sleep(0.05)
         conn.send(bytes((0x00, 0x00, 0x00)))
         client = await asyncio.wait_for(task, WAIT)
