@@ -28,7 +28,9 @@ def micropython() -> str:
 
 
 async def run(readings: int, interval_ms: int, restart: bool) -> int:
-    broker = Mosquitto(["max_inflight_messages 0"], persistence=True).start()
+    # Saved every second, so that a broker killed outright (no time to save) still comes
+    # back with the sessions: the subscriber's subscription and its queued messages.
+    broker = Mosquitto(["max_inflight_messages 0", "autosave_interval 1"], persistence=True).start()
     print("demo: Mosquitto listening on %s" % broker.url)
     seen: dict[int, int] = {}
     all_in = asyncio.Event()
