@@ -34,7 +34,7 @@ from .wire_topic import check_topic_filter, check_topic_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional, Union
+    from typing import Any, Callable, Dict, Generator, List, Optional, Union
 
     from .auth import Authenticator
     from .io_subs import Handler
@@ -92,16 +92,37 @@ def _default_logger() -> "Any":
         return _Log()
 
 
+# MicroPython's asyncio internals, for the writer that allocates nothing per flush.
+_core = getattr(asyncio, "core", None) if MICROPYTHON else None
+
+
 class _Link:
     """One network connection and the tasks that serve it."""
 
     def __init__(self, reader: "Any", writer: "Any") -> None:
         self.reader = reader
         self.writer = writer
+        # MicroPython's stream: its socket, written to directly (see _send).
+        self.sock = writer.s if _core is not None and isinstance(writer, asyncio.StreamWriter) else None
         self.tasks: "List[Any]" = []
         self.closed = False
         self.ready = False  # CONNACK accepted: a loss now means reconnecting
         self.paused = False  # not reading: the handlers' queue is full (incoming_queue)
+
+
+def _send(link: _Link, buf: "Any", view: "Any", n: int) -> None:
+    """Hand buf[:n] (view: a memoryview of buf) to the connection's stream, which
+    sends it or buffers a copy: buf may be written to again on return."""
+    w = link.writer
+    off = 0
+    if link.sock is not None and not w.out_buf:
+        # MicroPython sockets take (buf, offset, length): no view, no copy, and
+        # nothing for drain() to do when the socket takes it all.
+        r = link.sock.write(buf, 0, n)
+        if r == n:
+            return
+        off = r or 0
+    w.write(view[off:n])
 
 
 class Client(Listener):
@@ -573,7 +594,7 @@ class Client(Listener):
         # first write, and a failure there must end the handshake through _lost.
         self._wake.set()
         link.tasks.append(asyncio.create_task(self._reader(link)))
-        link.tasks.append(asyncio.create_task(self._writer(link)))
+        link.tasks.append(asyncio.create_task(self._writer_mp(link) if link.sock is not None else self._writer(link)))
         await self._connack_event.wait()
         c = self._connack
         if c is None:
@@ -732,17 +753,46 @@ class Client(Listener):
                     return
                 self._write(link)
                 await link.writer.drain()
-                proto = self.proto
-                if proto.session.queue:
-                    proto.pump(ticks_ms())  # the next part of a burst held back by out_limit
-                    if proto.out.n or proto.out.extra:
-                        self._wake.set()
-                if self._blocked and self._backlog() < self._high_water:
-                    self._release_blocked()
+                self._flushed()
         except asyncio.CancelledError:
             raise
         except BaseException as e:
             self._lost(link, e)
+
+    def _writer_mp(self, link: _Link) -> "Generator[None, None, None]":
+        # MicroPython: a generator, which its scheduler runs as a coroutine. It waits
+        # on _wake the way Event.wait() does, and awaits drain() only when the socket
+        # did not take everything: Event.wait() and drain() allocate a generator each,
+        # this allocates nothing per flush.
+        assert _core is not None
+        wake: "Any" = self._wake
+        task = _core.cur_task
+        try:
+            while not link.closed:
+                if not wake.state:
+                    wake.waiting.push(task)
+                    task.data = wake.waiting
+                    yield
+                wake.state = False
+                if link.closed:
+                    return
+                self._write(link)
+                if link.writer.out_buf:
+                    yield from link.writer.drain()
+                self._flushed()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            self._lost(link, e)
+
+    def _flushed(self) -> None:
+        proto = self.proto
+        if proto.session.queue:
+            proto.pump(ticks_ms())  # the next part of a burst held back by out_limit
+            if proto.out.n or proto.out.extra:
+                self._wake.set()
+        if self._blocked and self._backlog() < self._high_water:
+            self._release_blocked()
 
     async def _keepalive_task(self, link: _Link) -> None:
         proto = self.proto
@@ -1099,10 +1149,15 @@ class Client(Listener):
         self._wake.set()
 
     def _write(self, link: _Link) -> None:
-        w = link.writer
-        for chunk in self.proto.out.take():
+        out = self.proto.out
+        n = out.n
+        if n:
+            self._bytes_sent += n
+            _send(link, out.buf, out.mv, n)
+        for chunk in out.extra:
             self._bytes_sent += len(chunk)
-            w.write(chunk)
+            _send(link, chunk, chunk, len(chunk))
+        out.clear()
 
     def _queue_handler(self, coro: "Any") -> None:
         self._handler_queue.append(coro)

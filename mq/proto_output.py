@@ -1,8 +1,8 @@
 """The send buffer of a connection: packets are encoded straight into it.
 
 One preallocated bytearray takes the packets; a packet that does not fit goes,
-with everything after it, into its own chunk (order is kept). The driver takes
-the bytes with ``chunks()`` and hands them to the transport in one go.
+with everything after it, into its own chunk (order is kept). The driver writes
+``buf[:n]``, then the chunks in ``extra``, then calls ``clear()``.
 """
 
 from .wire_encode import encode_ack, encode_publish
@@ -37,17 +37,6 @@ class Output:
         if self.extra:
             self.extra = []
             self.extra_bytes = 0
-
-    def take(self) -> "List[Chunk]":
-        """The pending bytes as a list of chunks, and the buffer emptied. The first
-        chunk is a view of the send buffer: write it out before encoding more."""
-        out: "List[Chunk]" = [self.mv[: self.n]] if self.n else []  # alloc: one view per flush
-        if self.extra:
-            out.extend(self.extra)
-        self.n = 0
-        self.extra = []
-        self.extra_bytes = 0
-        return out
 
     def _chunk(self, size: int) -> bytearray:
         b = bytearray(size)  # alloc: the packet does not fit the send buffer

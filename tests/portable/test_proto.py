@@ -65,7 +65,9 @@ class Recorder(Listener):
 
 def sent(proto, version=5):
     """Decode everything the protocol wants to send, as packet records."""
-    data = b"".join(bytes(c) for c in proto.out.take())
+    out = proto.out
+    data = bytes(out.buf[: out.n]) + b"".join(bytes(c) for c in out.extra)
+    out.clear()
     d = Decoder(version)
     out = []
     pos = 0
