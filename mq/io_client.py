@@ -103,7 +103,7 @@ class _Link:
         self.reader = reader
         self.writer = writer
         # MicroPython's stream: its socket, written to directly (see _send).
-        self.sock = writer.s if _core is not None and isinstance(writer, asyncio.StreamWriter) else None
+        self.sock = getattr(writer, "s", None) if _core is not None and hasattr(writer, "out_buf") else None
         self.tasks: "List[Any]" = []
         self.closed = False
         self.ready = False  # CONNACK accepted: a loss now means reconnecting
