@@ -1,7 +1,6 @@
 """mq: an MQTT 5.0 and 3.1.1 client for CPython, MicroPython and CircuitPython."""
 
-from .auth import Authenticator
-from .codes import AT_LEAST_ONCE, AT_MOST_ONCE, EXACTLY_ONCE, V50, V311, ReasonCode, reason_name
+from .codes import AT_LEAST_ONCE, AT_MOST_ONCE, EXACTLY_ONCE, V50, V311, reason_name
 from .errors import (
     BadUsernameOrPassword,
     ClientDisconnected,
@@ -22,30 +21,41 @@ from .io_client import QOS0_BLOCK, QOS0_DROP, Client, ServerCapabilities, dial
 from .io_token import DROPPED, Token
 from .io_transport import tls_context
 from .proto_conn import LIMIT_IGNORE, LIMIT_STRICT
-from .store import MemoryStore, PersistedPublish, PersistedSubscription, SessionStore
 from .wire_packets import Message, Will
 from .wire_props import Properties
 from .wire_topic import match_topic
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .auth import Authenticator
+    from .auth_scram import ScramSHA256
+    from .reasons import ReasonCode
+    from .store import MemoryStore, PersistedPublish, PersistedSubscription, SessionStore
+    from .store_file import FileStore
+    from .store_flash import FlashStore
+
 __version__ = "0.1.0"
+
+# Loaded on first use: a client that does not need them does not pay for them in RAM.
+_LAZY = {
+    "Authenticator": "auth",
+    "ScramSHA256": "auth_scram",
+    "ReasonCode": "reasons",
+    "MemoryStore": "store",
+    "PersistedPublish": "store",
+    "PersistedSubscription": "store",
+    "SessionStore": "store",
+    "FileStore": "store_file",
+    "FlashStore": "store_flash",
+}
 
 
 def __getattr__(name: str) -> "object":
-    # The file and flash stores load on first use: a client without one does not pay
-    # for them in RAM.
-    if name == "FileStore":
-        from .store_file import FileStore
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(name)
+    return getattr(__import__("mq." + module, None, None, [name]), name)
 
-        return FileStore
-    if name == "FlashStore":
-        from .store_flash import FlashStore
-
-        return FlashStore
-    if name == "ScramSHA256":
-        from .auth_scram import ScramSHA256
-
-        return ScramSHA256
-    raise AttributeError(name)
 
 __all__ = [
     "LIMIT_IGNORE", "LIMIT_STRICT", "QOS0_BLOCK", "QOS0_DROP", "Client", "KeepAliveTimeout",

@@ -19,7 +19,6 @@ from .errors import (
     SubscriptionFailed,
     connection_refused,
 )
-from .io_session import persisted_publish, persisted_subscription, restore
 from .io_subs import Subscription, Subscriptions
 from .io_token import DONE, DROPPED, Token, paused_readers
 from .io_token import waiting as token_waiting
@@ -290,6 +289,8 @@ class Client(Listener):
             if clean_start:
                 store.clear()
             else:
+                from .io_session import restore  # a client without a store does not load it
+
                 restore(store, self.proto.session, self._subs, self._stored_subscription)
 
     # -- public API ------------------------------------------------------------
@@ -371,12 +372,7 @@ class Client(Listener):
         e = OutPublish(t, bytes(payload), qos, retain, props, alias, properties, tok)
         proto.session.assign(e)
         if self._store is not None:
-            # Durable before it can leave: a power cut from here on loses nothing.
-            try:
-                self._store.save_pending_publish(e.packet_id, persisted_publish(e))
-            except BaseException:
-                del proto.session.inflight[e.packet_id]
-                raise
+            self._save_publish(e)
         proto.publish(e, ticks_ms())
         self._kick()
         return tok
@@ -956,6 +952,17 @@ class Client(Listener):
             if r is not None:
                 self._queue_handler(r)
 
+    def _save_publish(self, e: OutPublish) -> None:
+        # Durable before it can leave: a power cut from here on loses nothing.
+        from .io_session import persisted_publish
+
+        assert self._store is not None
+        try:
+            self._store.save_pending_publish(e.packet_id, persisted_publish(e))
+        except BaseException:
+            del self.proto.session.inflight[e.packet_id]
+            raise
+
     def on_publish_done(self, entry: OutPublish, reason_code: int, properties: "Optional[Properties]") -> None:
         if self._store is not None:
             self._persist("delete_pending_publish", entry.packet_id)
@@ -971,6 +978,8 @@ class Client(Listener):
 
     def on_pubrec(self, entry: OutPublish) -> None:
         if self._store is not None:
+            from .io_session import persisted_publish
+
             self._persist("save_pending_publish", entry.packet_id, persisted_publish(entry))
 
     def on_qos2_received(self, packet_id: int) -> None:
@@ -997,7 +1006,9 @@ class Client(Listener):
                 err = SubscriptionFailed(what, code, props.reason_string if props is not None else None)
                 if tok is None:
                     self._log.warning("%s", err)
-            elif sub.persist:
+            elif sub.persist and self._store is not None:
+                from .io_session import persisted_subscription
+
                 self._persist("save_subscription", sub.topic_filter, persisted_subscription(sub))
         else:
             flt = entry.packet.topics[0]

@@ -1,0 +1,65 @@
+"""What a plain client costs in RAM: a QoS 0 publish and the writer's flush of it
+allocate nothing on MicroPython (micropython.heap_lock(), against a real Mosquitto,
+paho counting), and the modules a client without a store or authenticator never
+needs are not loaded."""
+
+import asyncio
+
+from support import MICROPYTHON, SkipTest, control, run
+
+import mq
+
+RUNTIME = "micropython" if MICROPYTHON else "cpython"
+
+if MICROPYTHON:
+    import micropython
+
+WARMUP = 20
+LOCKED = 200
+
+
+async def _paced_qos0():
+    b = await control("broker")
+    sub = await control("paho_subscribe", url=b["url"], topic="alloc/#", qos=0)
+    c = await mq.dial(b["url"], qos0_policy=mq.QOS0_BLOCK)
+    payload = b"x" * 32
+    try:
+        for _ in range(WARMUP):
+            c.publish("alloc/t", payload, 0)
+            await asyncio.sleep_ms(0)
+        # Each publish is flushed on its own: the yield lets the writer task run. Any
+        # allocation in publish() or in the writer raises MemoryError; in the writer
+        # that drops the connection.
+        micropython.heap_lock()
+        try:
+            for _ in range(LOCKED):
+                c.publish("alloc/t", payload, 0)
+                await asyncio.sleep_ms(0)
+        finally:
+            micropython.heap_unlock()
+        assert c.is_connected
+        got = await control("paho_messages", id=sub, count=WARMUP + LOCKED)
+        assert len(got) == WARMUP + LOCKED, len(got)
+    finally:
+        await c.disconnect()
+
+
+def test_qos0_publish_and_flush_allocate_nothing():
+    if not MICROPYTHON:
+        raise SkipTest("heap_lock exists only on MicroPython")
+    run(_paced_qos0())
+
+
+async def _modules():
+    p = await control("spawn", runtime=RUNTIME, script="import_probe.py", args=[])
+    line = await control("proc_line", id=p, text="modules:")
+    loaded = line.split()[1:]
+    assert "mq.io_client" in loaded and "mq.wire_encode" in loaded, loaded
+    for optional in ("mq.store", "mq.io_session", "mq.auth", "mq.reasons", "mq.io_request", "mq.io_intercept"):
+        assert optional not in loaded, (optional, loaded)
+    # ... and each of them loads when its name is first used.
+    await control("proc_line", id=p, text="lazy: ok")
+
+
+def test_plain_client_loads_no_optional_module():
+    run(_modules())
