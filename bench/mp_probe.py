@@ -6,7 +6,12 @@ out (lines starting with "@" are for the driver to act on).
 LIB is mq5 or mq311 (mq, MQTT 5.0 or 3.1.1), umqtt (umqtt.simple), mqtt_as (the
 mqtt_as API as PyPI ships it: mqtt_async), or none (asyncio and this probe only: the
 reference for the smallest heap). Where the libraries are imported from is
-the driver's business: it sets MICROPYPATH, with .py sources or .mpy files.
+the driver's business: it sets MICROPYPATH, with .py sources or .mpy files; or, for
+a ROMFS image, it runs a few lines first (ROMFS_BOOT in bench/mp_memory.py) that read
+the image, mount it at /rom and put that on sys.path, then import this module: BASE
+below is taken with the image and the mount already in the heap, as on a device whose
+firmware mounts its ROMFS partition at boot. This module itself is the same .mpy for
+every way of loading.
 
 MEASURE:
   heap      gc.mem_alloc() after gc.collect(): at the start of this script, and after
