@@ -466,7 +466,8 @@ class Protocol:
             if e.state != RELEASED:
                 raise ProtocolError("PUBCOMP before PUBREL")
             self._finish(e, a.reason_code if a.reason_code != 0x92 else 0, a.properties)
-        self._pump(now)
+        if self.session.queue or self.requests:
+            self._pump(now)  # the freed quota lets the next one go
 
     def _finish(self, e: OutPublish, code: int, props: "Optional[Properties]") -> None:
         if e.state != QUEUED and self.state == CONNECTED:
@@ -530,7 +531,12 @@ class Protocol:
         """Take a QoS 1/2 publish: it has a packet identifier (``session.assign``)
         and is sent now if the connection and the server's Receive Maximum allow,
         else it waits in the queue."""
-        self.session.queue.append(e)
+        q = self.session.queue
+        out = self.out
+        if not q and self.quota > 0 and self.state == CONNECTED and out.n + out.extra_bytes < self.out_limit:
+            self._send_publish(e, now)  # nothing ahead of it: straight out
+            return
+        q.append(e)
         if (self.state == CONNECTED or self._early) and self.quota > 0:
             self._pump(now)
 

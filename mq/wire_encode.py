@@ -70,8 +70,16 @@ def encode_publish(
     if pos + size > len(buf):
         return -size
     buf[pos] = 0x30 | (qos << 1) | (8 if dup else 0) | (1 if retain else 0)
-    pos = put_varint(buf, pos + 1, n)
-    pos = put_bin(buf, pos, topic)
+    if n < 128:  # the common case inline: fewer calls on the hot path
+        buf[pos + 1] = n
+        pos += 2
+    else:
+        pos = put_varint(buf, pos + 1, n)
+    buf[pos] = tn >> 8
+    buf[pos + 1] = tn & 255
+    pos += 2
+    buf[pos : pos + tn] = topic
+    pos += tn
     if qos:
         buf[pos] = packet_id >> 8
         buf[pos + 1] = packet_id & 255
