@@ -156,6 +156,7 @@ class Client(Listener):
         outgoing_queue: int = 1000,
         incoming_queue: int = 100,
         qos0_policy: int = QOS0_DROP,
+        max_inflight: int = 65535,
         receive_maximum: int = 65535,
         receive_maximum_policy: int = LIMIT_IGNORE,
         topic_alias_maximum: int = 0,
@@ -179,6 +180,8 @@ class Client(Listener):
         self._server_index = 0
         if protocol not in (V311, V50):
             raise ValueError("protocol must be mq.V50 or mq.V311")
+        if not 0 < max_inflight <= 65535:
+            raise ValueError("max_inflight must be 1 to 65535")
         if clean_start is False and not client_id and protocol == V311:
             raise ValueError("a persistent session (clean_start=False) needs a client_id")
         self.client_id = client_id
@@ -231,6 +234,7 @@ class Client(Listener):
             topic_alias_maximum=topic_alias_maximum,
             resend_on_session_loss=resend_on_session_loss,
             fast_wake=fast_wake,
+            max_inflight=max_inflight,
         )
         self._reauth: "Optional[Token]" = None  # the re-authentication in progress
         if authenticator is not None:

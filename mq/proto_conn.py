@@ -98,6 +98,7 @@ class Protocol:
         topic_alias_maximum: int = 0,
         resend_on_session_loss: bool = True,
         fast_wake: bool = True,
+        max_inflight: int = 65535,
     ) -> None:
         self.listener = listener
         self.session = Session()
@@ -117,6 +118,7 @@ class Protocol:
         self.receive_maximum_policy = receive_maximum_policy
         self.resend_on_session_loss = resend_on_session_loss
         self.fast_wake = fast_wake
+        self.max_inflight = max_inflight  # our own cap on QoS 1/2 publishes in flight
         self.conn_no = 0  # counts network connections
         self._early = False  # publishing behind CONNECT, before CONNACK
         self.aliases_out = OutboundAliases()
@@ -167,7 +169,7 @@ class Protocol:
             # round trip. Refused, they stay in the session (and its store). Not with
             # strict discard: that needs CONNACK's word on the session first.
             self._early = True
-            rm = self.server_receive_maximum
+            rm = min(self.server_receive_maximum, self.max_inflight)
             self.quota = EARLY_MAX if rm > EARLY_MAX else rm
             self._requeue(True)
             self._pump(now)
@@ -223,7 +225,7 @@ class Protocol:
         for e in self.session.inflight.values():
             if isinstance(e, OutPublish) and e.conn == self.conn_no and e.state != QUEUED:
                 early += 1
-        self.quota = rm - early
+        self.quota = min(rm, self.max_inflight) - early
         self.max_packet_out = mps
         self.aliases_out.reset(tam if self.version == _V50 else 0)
         self.state = CONNECTED

@@ -152,10 +152,11 @@ def test_inbound_topic_aliases_resolved_and_invalid_alias_disconnects_0x94():
     run(_inbound_aliases())
 
 
-async def _server_receive_maximum():
+async def _window_of_two(server_receive_maximum, **opts):
     h = await Harness().start()
     try:
-        client, conn, _ = await h.dial(connack=Connack(False, 0, Properties(receive_maximum=2)))
+        connack = Connack(False, 0, Properties(receive_maximum=server_receive_maximum))
+        client, conn, _ = await h.dial(connack=connack, **opts)
         toks = [client.publish("t", bytes([i]), qos=1) for i in range(4)]
         a = await conn.recv()
         b = await conn.recv()
@@ -176,7 +177,17 @@ async def _server_receive_maximum():
 
 
 def test_server_receive_maximum_never_exceeded():
-    run(_server_receive_maximum())
+    run(_window_of_two(2))
+
+
+def test_max_inflight_caps_the_window_below_the_servers():
+    run(_window_of_two(10, max_inflight=2))
+
+
+def test_max_inflight_out_of_range_raises():
+    for bad in (0, 65536):
+        e = raises(ValueError, mq.Client, "mqtt://127.0.0.1:1883", max_inflight=bad)
+        assert "max_inflight" in str(e)
 
 
 async def _our_receive_maximum_strict():
