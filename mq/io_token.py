@@ -62,7 +62,10 @@ class Token:
         return self
 
     def __await__(self) -> "Generator[Any, None, Token]":
-        return awaitable(self.wait())
+        if self._done and self.error is None:
+            return self  # the common QoS 0 case: no wait() coroutine to make and run
+        yield from awaitable(self.wait())  # returns self or raises
+        return self
 
     __iter__ = __await__  # MicroPython awaits through __iter__
 
