@@ -21,6 +21,13 @@ import traceback
 
 perf_counter = time.perf_counter
 
+# QoS 2 in flight for mq (``max_inflight=``) and for the raw blaster alike. Mosquitto
+# 2.0.11 handles QoS 2 several times faster with a few hundred messages in flight than
+# with its whole Receive Maximum of 65,535 (RESULTS.md, "broker cost of a deep window"),
+# so the ceiling is taken at this depth too. QoS 1 goes faster the deeper the window:
+# both use the server's Receive Maximum there.
+QOS2_WINDOW = 256
+
 
 class Args:
     def __init__(self, argv: "list[str]") -> None:
