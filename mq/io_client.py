@@ -224,6 +224,7 @@ class Client(Listener):
             buffer_size = 1024 if MICROPYTHON else 65536
         # Most of a slow link's backlog may wait in the transport before QoS 0 is held back.
         self._high_water = buffer_size * (4 if MICROPYTHON else 16)
+        self._flush_at = buffer_size * 3 // 4
         self.proto = Protocol(
             self,
             rx_size=buffer_size,
@@ -1145,21 +1146,26 @@ class Client(Listener):
             self._send_qos0(t, payload, retain, props, alias, tok)
 
     def _backlog(self) -> int:
+        out = self.proto.out
+        n = out.n + out.extra_bytes
         link = self._link
-        n = self.proto.out.pending()
         if link is None:
             return n
         w = link.writer
+        if link.sock is not None:
+            return n + len(w.out_buf)
         if MICROPYTHON:
             return n + len(getattr(w, "out_buf", b""))
         transport = getattr(w, "transport", None)
         return n + (transport.get_write_buffer_size() if transport is not None else 0)
 
     def _kick(self) -> None:
-        # Flush now when the send buffer is full; otherwise let the writer batch it.
+        # Flush now when the send buffer is (nearly) full, so that the next packets
+        # find room in it rather than in chunks of their own; otherwise let the writer
+        # batch them.
         out = self.proto.out
         link = self._link
-        if out.extra and link is not None and self._backlog() < self._high_water:
+        if (out.extra or out.n > self._flush_at) and link is not None and self._backlog() < self._high_water:
             self._write(link)
         self._wake.set()
 

@@ -63,3 +63,30 @@ async def _modules():
 
 def test_plain_client_loads_no_optional_module():
     run(_modules())
+
+
+async def _await_tokens():
+    done = mq.Token()
+    done._complete(None, 0x10)
+    assert (await done) is done  # done: the token is its own iterator
+    assert (await done) is done  # ... and can be awaited again
+    failed = mq.Token()
+    failed._complete(mq.MQTTError("refused", 0x87), 0x87)
+    e = None
+    try:
+        await failed
+    except mq.MQTTError as err:
+        e = err
+    assert e is failed.error
+    pending = mq.Token()
+    task = asyncio.create_task(_complete_soon(pending))
+    assert (await pending) is pending
+    await task
+
+
+async def _complete_soon(tok):
+    tok._complete()
+
+
+def test_await_returns_the_token_done_failed_or_pending():
+    run(_await_tokens())
