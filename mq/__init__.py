@@ -19,7 +19,6 @@ from .errors import (
 )
 from .io_client import QOS0_BLOCK, QOS0_DROP, Client, ServerCapabilities, dial
 from .io_token import DROPPED, Token
-from .io_transport import tls_context
 from .proto_conn import LIMIT_IGNORE, LIMIT_STRICT
 from .wire_packets import Message, Will
 from .wire_props import Properties
@@ -29,6 +28,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .auth import Authenticator
     from .auth_scram import ScramSHA256
+    from .io_tls import tls_context
     from .reasons import ReasonCode
     from .store import MemoryStore, PersistedPublish, PersistedSubscription, SessionStore
     from .store_file import FileStore
@@ -47,6 +47,7 @@ _LAZY = {
     "SessionStore": "store",
     "FileStore": "store_file",
     "FlashStore": "store_flash",
+    "tls_context": "io_tls",
 }
 
 

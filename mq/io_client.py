@@ -22,7 +22,7 @@ from .errors import (
 from .io_subs import Subscription, Subscriptions
 from .io_token import DONE, DROPPED, Token, paused_readers
 from .io_token import waiting as token_waiting
-from .io_transport import ServerURL, handshake_error, open_transport
+from .io_transport import ServerURL, open_transport
 from .proto_conn import CONNECTED, CONNECTING, LIMIT_IGNORE, Listener, Protocol
 from .proto_session import OutPublish, OutRequest
 from .wire_buf import encode_str
@@ -599,6 +599,8 @@ class Client(Listener):
         await self._connack_event.wait()
         c = self._connack
         if c is None:
+            from .io_tls import handshake_error
+
             raise handshake_error(server, self._ssl, self._dialer, self._handshake_error)
         if c.reason_code:
             code = c.reason_code

@@ -55,7 +55,8 @@ async def _modules():
     line = await control("proc_line", id=p, text="modules:")
     loaded = line.split()[1:]
     assert "mq.io_client" in loaded and "mq.wire_encode" in loaded, loaded
-    for optional in ("mq.store", "mq.io_session", "mq.auth", "mq.reasons", "mq.io_request", "mq.io_intercept"):
+    optional_modules = ("store", "io_session", "auth", "reasons", "io_request", "io_intercept", "io_tls")
+    for optional in ["mq." + m for m in optional_modules]:
         assert optional not in loaded, (optional, loaded)
     # ... and each of them loads when its name is first used.
     await control("proc_line", id=p, text="lazy: ok")
