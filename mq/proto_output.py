@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 _EMPTY = bytearray(0)  # encoding into it only measures the packet
+_BIG = 256  # payloads from this size that do not fit the buffer are not copied
 
 
 class Output:
@@ -35,7 +36,7 @@ class Output:
     def clear(self) -> None:
         self.n = 0
         if self.extra:
-            self.extra = []
+            del self.extra[:]  # in place: no new list per flush
             self.extra_bytes = 0
 
     def _chunk(self, size: int) -> bytearray:
@@ -72,6 +73,21 @@ class Output:
             size = -encode_publish(_EMPTY, 0, version, topic, payload, qos, retain, dup, packet_id, props, alias)
         if size > limit:
             return -size
+        m = len(payload)
+        if m >= _BIG and type(payload) is bytes:
+            # A large payload nobody can change (QoS 1/2 keep a bytes copy anyway) goes
+            # out as it is, not copied: only the header is encoded, into the buffer if
+            # it fits there, else into a chunk of its own.
+            buf = self.buf if not self.extra else _EMPTY
+            end = encode_publish(buf, start, version, topic, payload, qos, retain, dup, packet_id, props, alias, False)
+            if end >= 0:
+                self.n = end
+            else:
+                hdr = self._chunk(size - m)
+                encode_publish(hdr, 0, version, topic, payload, qos, retain, dup, packet_id, props, alias, False)
+            self.extra.append(payload)
+            self.extra_bytes += m
+            return size
         encode_publish(self._chunk(size), 0, version, topic, payload, qos, retain, dup, packet_id, props, alias)
         return size
 

@@ -53,10 +53,13 @@ def encode_publish(
     packet_id: int,
     props: "Optional[EncodedProperties]" = None,
     alias: int = 0,
+    with_payload: bool = True,
 ) -> int:
     """Write a PUBLISH at buf[pos:]; return the end offset, or minus the packet's
     size if it does not fit (nothing is written then). The topic is UTF-8 bytes,
-    already validated; an empty topic needs an alias (v5)."""
+    already validated; an empty topic needs an alias (v5). With with_payload=False
+    everything but the payload is written (the caller sends the payload itself):
+    then it is the header that must fit, and its end is returned."""
     tn = len(topic)
     n = 2 + tn + len(payload)
     if qos:
@@ -67,7 +70,7 @@ def encode_publish(
             p += 3
         n += p + varint_size(p)
     size = n + 1 + varint_size(n)
-    if pos + size > len(buf):
+    if pos + (size if with_payload else size - len(payload)) > len(buf):
         return -size
     buf[pos] = 0x30 | (qos << 1) | (8 if dup else 0) | (1 if retain else 0)
     if n < 128:  # the common case inline: fewer calls on the hot path
@@ -95,6 +98,8 @@ def encode_publish(
                 pos = put_u16(buf, pos + 1, alias)
             if props is not None:
                 pos = props.write_entries(buf, pos)
+    if not with_payload:
+        return pos
     m = len(payload)
     buf[pos : pos + m] = payload
     return pos + m

@@ -560,3 +560,33 @@ def test_released_message_keeps_its_pubrel_when_the_server_lowers_its_maximum_qo
     p.feed(wire(Connack(True, 0, Properties(maximum_qos=1))), 0)
     assert sent(p) == [Ack(PUBREL, e.packet_id)]
     assert not [r for r in rec.take() if r[0] == "done"]
+
+
+def test_large_bytes_payload_goes_out_uncopied_and_in_order():
+    from mq.proto_output import Output
+
+    out = Output(64)
+    big = bytes(range(256)) * 2
+    out.raw(b"\xc0\x00")  # a PINGREQ already waiting in the buffer
+    out.publish(5, b"t", big, 1, False, False, 7, None, 0, 1 << 28)  # header fits the buffer
+    assert out.extra[-1] is big  # the payload object itself, not a copy
+    out.publish(4, b"u", big, 0, True, False, 0, None, 0, 1 << 28)  # header in a chunk of its own
+    assert out.extra[-1] is big
+    mutable = bytearray(big)
+    out.publish(5, b"v", mutable, 0, False, False, 0, None, 0, 1 << 28)
+    assert out.extra[-1] is not mutable  # the caller may change it: copied
+    out.publish(5, b"w", big, 0, False, False, 0, None, 0, 100)  # over the limit: nothing added
+    data = bytes(out.buf[: out.n]) + b"".join(bytes(c) for c in out.extra)
+    assert out.pending() == len(data)
+    d5, d4 = Decoder(5), Decoder(4)
+    pos = 0
+    got = []
+    for d in (d5, d5, d4, d5):
+        p = d.decode(data, pos)
+        pos += d.size
+        got.append(p)
+    assert pos == len(data)
+    assert got[0] is PINGREQ_PACKET
+    assert (got[1].topic, got[1].payload, got[1].qos, got[1].packet_id) == ("t", big, 1, 7)
+    assert (got[2].topic, got[2].payload, got[2].retain) == ("u", big, True)
+    assert (got[3].topic, got[3].payload) == ("v", big)
