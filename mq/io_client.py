@@ -1148,14 +1148,11 @@ class Client(Listener):
             self._send_qos0(t, payload, retain, props, alias, tok)
 
     def _backlog(self) -> int:
-        out = self.proto.out
-        n = out.n + out.extra_bytes
         link = self._link
+        n = self.proto.out.pending()
         if link is None:
             return n
         w = link.writer
-        if link.sock is not None:
-            return n + len(w.out_buf)
         if MICROPYTHON:
             return n + len(getattr(w, "out_buf", b""))
         transport = getattr(w, "transport", None)

@@ -78,8 +78,11 @@ class Output:
             # A large payload nobody can change (QoS 1/2 keep a bytes copy anyway) goes
             # out as it is, not copied: only the header is encoded, into the buffer if
             # it fits there, else into a chunk of its own.
-            buf = self.buf if not self.extra else _EMPTY
-            end = encode_publish(buf, start, version, topic, payload, qos, retain, dup, packet_id, props, alias, False)
+            end = -1
+            if not self.extra:
+                end = encode_publish(
+                    self.buf, start, version, topic, payload, qos, retain, dup, packet_id, props, alias, False
+                )
             if end >= 0:
                 self.n = end
             else:
