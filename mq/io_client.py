@@ -594,8 +594,12 @@ class Client(Listener):
         # The writer task sends CONNECT: on MicroPython the TLS handshake runs inside that
         # first write, and a failure there must end the handshake through _lost.
         self._wake.set()
-        link.tasks.append(asyncio.create_task(self._reader(link)))
-        link.tasks.append(asyncio.create_task(self._writer_mp(link) if link.sock is not None else self._writer(link)))
+        if link.sock is not None:
+            link.tasks.append(asyncio.create_task(self._reader_mp(link)))
+            link.tasks.append(asyncio.create_task(self._writer_mp(link)))
+        else:
+            link.tasks.append(asyncio.create_task(self._reader(link)))
+            link.tasks.append(asyncio.create_task(self._writer(link)))
         await self._connack_event.wait()
         c = self._connack
         if c is None:
@@ -713,39 +717,77 @@ class Client(Listener):
         try:
             while not link.closed:
                 n = await readinto(link.reader, proto.rx_space())
-                if not n:
-                    raise OSError("connection closed by the server")
-                proto.received(n, ticks_ms())
-                if proto.out.n or proto.out.extra:
-                    self._kick()
-                if len(self._handler_queue) >= self._incoming_queue and not token_waiting[0]:
-                    # Back-pressure: coroutine handlers lag by incoming_queue messages;
-                    # stop reading (the server holds the rest) rather than drop any. Not
-                    # while a token is awaited: its acknowledgement must be read.
-                    link.paused = True
-                    drained = self._drained
-                    drained.clear()
-                    paused_readers.append(drained)
-                    try:
-                        await drained.wait()
-                    finally:
-                        paused_readers.remove(drained)
-                        link.paused = False
-                if proto.state != CONNECTED and proto.state != CONNECTING and not link.closed:
-                    # (CONNECTING: an AUTH exchange, or CONNACK not complete yet)
-                    if not link.ready:
-                        return  # a refused CONNACK: _connect closes the link
-                    raise OSError("connection closed")
+                more = self._after_read(link, n)
+                if more < 0:
+                    return
+                if more:
+                    await self._pause_reading(link)
         except asyncio.CancelledError:
             raise
         except BaseException as e:
-            if isinstance(e, MQTTError) and not link.closed:
-                # The protocol queued a DISCONNECT saying why: send it before closing.
-                try:
-                    self._write(link)
-                except Exception:
-                    pass
-            self._lost(link, e)
+            self._read_failed(link, e)
+
+    def _reader_mp(self, link: _Link) -> "Generator[None, None, None]":
+        # MicroPython: a generator, like _writer_mp. It waits for the socket the way
+        # the stream's readinto() does and reads straight into the receive buffer: no
+        # read coroutine per read. None from a TLS socket: a record not complete yet.
+        assert _core is not None
+        proto = self.proto
+        sock: "Any" = link.sock
+        ioq = _core._io_queue
+        try:
+            while not link.closed:
+                yield ioq.queue_read(sock)
+                n = sock.readinto(proto.rx_space())
+                if n is None:
+                    continue
+                more = self._after_read(link, n)
+                if more < 0:
+                    return
+                if more:
+                    yield from self._pause_reading(link)  # type: ignore[misc]
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            self._read_failed(link, e)
+
+    def _after_read(self, link: _Link, n: int) -> int:
+        """Take n bytes read: 0 to read on, 1 to pause reading first, -1 to stop."""
+        if not n:
+            raise OSError("connection closed by the server")
+        proto = self.proto
+        proto.received(n, ticks_ms())
+        if proto.out.n or proto.out.extra:
+            self._kick()
+        if proto.state != CONNECTED and proto.state != CONNECTING and not link.closed:
+            # (CONNECTING: an AUTH exchange, or CONNACK not complete yet)
+            if not link.ready:
+                return -1  # a refused CONNACK: _connect closes the link
+            raise OSError("connection closed")
+        # Back-pressure: coroutine handlers lag by incoming_queue messages; stop reading
+        # (the server holds the rest) rather than drop any. Not while a token is
+        # awaited: its acknowledgement must be read.
+        return 1 if len(self._handler_queue) >= self._incoming_queue and not token_waiting[0] else 0
+
+    async def _pause_reading(self, link: _Link) -> None:
+        link.paused = True
+        drained = self._drained
+        drained.clear()
+        paused_readers.append(drained)
+        try:
+            await drained.wait()
+        finally:
+            paused_readers.remove(drained)
+            link.paused = False
+
+    def _read_failed(self, link: _Link, e: BaseException) -> None:
+        if isinstance(e, MQTTError) and not link.closed:
+            # The protocol queued a DISCONNECT saying why: send it before closing.
+            try:
+                self._write(link)
+            except Exception:
+                pass
+        self._lost(link, e)
 
     async def _writer(self, link: _Link) -> None:
         try:
