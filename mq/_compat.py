@@ -25,8 +25,9 @@ else:
         from mq_cpython_shim import sleep_ms
 
 __all__ = [
-    "MICROPYTHON", "awaitable", "close_stream", "const", "decode_utf8", "readinto", "set_nodelay", "sleep_ms",
-    "sync_dir", "sync_file", "ticks_add", "ticks_diff", "ticks_ms",
+    "MICROPYTHON", "awaitable", "close_stream", "const", "decode_utf8", "park", "park_read", "readinto",
+    "send", "set_nodelay", "sleep_ms", "stream_socket", "sync_dir", "sync_file", "ticks_add", "ticks_diff",
+    "ticks_ms",
 ]
 
 if TYPE_CHECKING:
@@ -50,6 +51,55 @@ async def readinto(reader: "Any", mv: memoryview) -> int:
     n = len(data)
     mv[:n] = data
     return n
+
+
+# MicroPython's asyncio internals: what lets the client's reader and writer tasks wait and
+# move bytes without allocating (see stream_socket).
+_core: "Any" = None
+if MICROPYTHON:
+    import asyncio
+
+    _core = getattr(asyncio, "core", None)
+
+
+def stream_socket(writer: "Any") -> "Any":
+    """MicroPython: the socket under an asyncio stream, for tasks that are plain
+    generators and use park, park_read and send instead of the stream's coroutines
+    (each of which allocates). None on CPython, and for a stream that is not asyncio's."""
+    if _core is None or not hasattr(writer, "out_buf"):
+        return None
+    return getattr(writer, "s", None)
+
+
+def park(event: "Any") -> bool:
+    """MicroPython, in a generator task: if event is not set, queue the running task on
+    it as Event.wait() does and return True; the generator then yields once."""
+    if event.state:
+        return False
+    task = _core.cur_task
+    event.waiting.push(task)
+    task.data = event.waiting
+    return True
+
+
+def park_read(sock: "Any") -> None:
+    """MicroPython, in a generator task: queue the running task until sock is readable
+    (as the stream's readinto() does); the generator then yields once."""
+    _core._io_queue.queue_read(sock)
+
+
+def send(writer: "Any", sock: "Any", buf: "Any", view: "Any", n: int) -> None:
+    """Hand buf[:n] (view: a memoryview of buf) to the stream, which sends it or keeps a
+    copy: buf may be written to again on return. With sock (stream_socket), straight to
+    the socket, which on MicroPython takes (buf, offset, length): no view, no copy, and
+    nothing for drain() to do when it takes it all."""
+    off = 0
+    if sock is not None and not writer.out_buf:
+        r = sock.write(buf, 0, n)
+        if r == n:
+            return
+        off = r or 0
+    writer.write(view[off:n])
 
 
 def close_stream(writer: "Any") -> None:

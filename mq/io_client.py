@@ -9,7 +9,7 @@ connection ends. Every failure goes through ``_lost``.
 import asyncio
 import random
 
-from ._compat import MICROPYTHON, close_stream, readinto, sleep_ms, ticks_ms
+from ._compat import MICROPYTHON, close_stream, park, park_read, readinto, send, sleep_ms, stream_socket, ticks_ms
 from .codes import CLIENT_DISCONNECT_CODES, V50, V311, V311_CONNACK_RETURN_CODES, reason_name
 from .errors import (
     ClientDisconnected,
@@ -91,37 +91,18 @@ def _default_logger() -> "Any":
         return _Log()
 
 
-# MicroPython's asyncio internals, for the writer that allocates nothing per flush.
-_core = getattr(asyncio, "core", None) if MICROPYTHON else None
-
-
 class _Link:
     """One network connection and the tasks that serve it."""
 
     def __init__(self, reader: "Any", writer: "Any") -> None:
         self.reader = reader
         self.writer = writer
-        # MicroPython's stream: its socket, written to directly (see _send).
-        self.sock = getattr(writer, "s", None) if _core is not None and hasattr(writer, "out_buf") else None
+        # MicroPython's stream: its socket, for the generator reader and writer.
+        self.sock = stream_socket(writer)
         self.tasks: "List[Any]" = []
         self.closed = False
         self.ready = False  # CONNACK accepted: a loss now means reconnecting
         self.paused = False  # not reading: the handlers' queue is full (incoming_queue)
-
-
-def _send(link: _Link, buf: "Any", view: "Any", n: int) -> None:
-    """Hand buf[:n] (view: a memoryview of buf) to the connection's stream, which
-    sends it or buffers a copy: buf may be written to again on return."""
-    w = link.writer
-    off = 0
-    if link.sock is not None and not w.out_buf:
-        # MicroPython sockets take (buf, offset, length): no view, no copy, and
-        # nothing for drain() to do when the socket takes it all.
-        r = link.sock.write(buf, 0, n)
-        if r == n:
-            return
-        off = r or 0
-    w.write(view[off:n])
 
 
 class Client(Listener):
@@ -337,7 +318,7 @@ class Client(Listener):
         if qos != 0 and qos != 1 and qos != 2:
             raise ValueError("QoS must be 0, 1 or 2")
         if qos > self._max_qos or (retain and not self._retain_ok):
-            self._refuse_publish(qos)
+            raise self._unsupported(qos)
         t = self._topic_cache.get(topic)
         if t is None:
             t = self._topic_bytes(topic)
@@ -657,7 +638,7 @@ class Client(Listener):
         for item in blocked:
             tok, t, payload, retain, props2, alias = item
             if retain and not self._retain_ok:
-                tok._complete(MQTTError("the server does not support retained messages", 0x9A), 0x9A)
+                tok._complete(self._unsupported(0), 0x9A)
                 continue
             self._send_qos0(t, payload, retain, props2, alias, tok)
         self._kick()
@@ -671,11 +652,12 @@ class Client(Listener):
         held = len(proto.session.queue) - (proto.quota if proto.state == CONNECTED else 0)
         return held >= self._outgoing_queue
 
-    def _refuse_publish(self, qos: int) -> None:
-        # What the server announced it does not support fails here, not in a DISCONNECT.
+    def _unsupported(self, qos: int) -> MQTTError:
+        # What the server announced it does not support fails here, not in a DISCONNECT:
+        # a QoS above its maximum, else a retained message.
         if qos > self._max_qos:
-            raise MQTTError("the server supports QoS up to %d, not %d" % (self._max_qos, qos), 0x9B)
-        raise MQTTError("the server does not support retained messages", 0x9A)
+            return MQTTError("the server supports QoS up to %d, not %d" % (self._max_qos, qos), 0x9B)
+        return MQTTError("the server does not support retained messages", 0x9A)
 
     def _check_subscribe(self, topic_filter: str, subscription_id: "Optional[int]", no_local: bool) -> None:
         caps = self.server_capabilities
@@ -731,13 +713,12 @@ class Client(Listener):
         # MicroPython: a generator, like _writer_mp. It waits for the socket the way
         # the stream's readinto() does and reads straight into the receive buffer: no
         # read coroutine per read. None from a TLS socket: a record not complete yet.
-        assert _core is not None
         proto = self.proto
         sock: "Any" = link.sock
-        ioq = _core._io_queue
         try:
             while not link.closed:
-                yield ioq.queue_read(sock)
+                park_read(sock)
+                yield
                 n = sock.readinto(proto.rx_space())
                 if n is None:
                     continue
@@ -809,16 +790,12 @@ class Client(Listener):
         # on _wake the way Event.wait() does, and awaits drain() only when the socket
         # did not take everything: Event.wait() and drain() allocate a generator each,
         # this allocates nothing per flush.
-        assert _core is not None
         wake: "Any" = self._wake
-        task = _core.cur_task
         try:
             while not link.closed:
-                if not wake.state:
-                    wake.waiting.push(task)
-                    task.data = wake.waiting
+                if park(wake):
                     yield
-                wake.state = False
+                wake.clear()
                 if link.closed:
                     return
                 self._write(link)
@@ -1215,10 +1192,10 @@ class Client(Listener):
         n = out.n
         if n:
             self._bytes_sent += n
-            _send(link, out.buf, out.mv, n)
+            send(link.writer, link.sock, out.buf, out.mv, n)
         for chunk in out.extra:
             self._bytes_sent += len(chunk)
-            _send(link, chunk, chunk, len(chunk))
+            send(link.writer, link.sock, chunk, chunk, len(chunk))
         out.clear()
 
     def _queue_handler(self, coro: "Any") -> None:

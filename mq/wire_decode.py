@@ -127,19 +127,8 @@ class Decoder:
         """Decode the packet at pos whose fixed header ``header`` has just read."""
         r = self._r
         start = pos + self.hlen
-        t = self.first >> 4
-        if _PUBACK <= t <= _PUBCOMP and self.length == 2:
-            # The common acknowledgement, a packet identifier alone: read it inline.
-            pid = (buf[start] << 8) | buf[start + 1]
-            if pid == 0:
-                raise ProtocolError("packet identifier 0")
-            a = self._ack
-            a.type = t
-            a.packet_id = pid
-            a.reason_code = 0
-            a.properties = None
-            return a
         r.reset(buf, start, start + self.length)
+        t = self.first >> 4
         v5 = self.version == _V50
         if t == _PUBLISH:
             return self._publish(r, v5)
