@@ -3,6 +3,7 @@
 import sys
 
 MICROPYTHON = sys.implementation.name == "micropython"
+RUNTIME = "micropython" if MICROPYTHON else "cpython"  # the harness's name, for spawn
 
 
 class SkipTest(Exception):

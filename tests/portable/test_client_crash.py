@@ -7,12 +7,11 @@ a restart, so a handler never sees a message twice."""
 import asyncio
 
 from fakebroker import FakeBroker
-from support import MICROPYTHON, control, run, unhexlify
+from support import RUNTIME, control, run, unhexlify
 
 import mq
 from mq.wire_packets import Ack, Connack, Message, SubAck
 
-RUNTIME = "micropython" if MICROPYTHON else "cpython"
 N = 10
 
 

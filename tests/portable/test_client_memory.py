@@ -5,11 +5,9 @@ needs are not loaded."""
 
 import asyncio
 
-from support import MICROPYTHON, SkipTest, control, run
+from support import MICROPYTHON, RUNTIME, SkipTest, control, run
 
 import mq
-
-RUNTIME = "micropython" if MICROPYTHON else "cpython"
 
 if MICROPYTHON:
     import micropython
