@@ -59,6 +59,45 @@ def mq_modules():
     return sorted(k for k in sys.modules if k == "mq" or k.startswith("mq."))
 
 
+class Arrivals:
+    """Counts the messages a recv probe receives; done fires at the count wanted. Its
+    handlers allocate nothing (a bound method made once, small-int counts)."""
+
+    def __init__(self):
+        import asyncio
+
+        self.n = 0
+        self.want = WARMUP
+        self.done = asyncio.Event()
+
+    def hit(self):
+        self.n += 1
+        if self.n == self.want:
+            self.done.set()
+
+    def on_mq(self, client, msg):
+        self.hit()
+
+    def on_mqtt_as(self, topic, msg, retained, qos):
+        self.hit()
+
+    async def measure(self):
+        """The driver's WARMUP messages, then N more with the collector off: the
+        gc.mem_alloc() readings before and after them."""
+        import asyncio
+
+        print("@ready")
+        await self.done.wait()
+        self.done = asyncio.Event()
+        self.want = WARMUP + N
+        gc.collect()
+        gc.disable()
+        a = gc.mem_alloc()
+        print("@go")
+        await self.done.wait()
+        return a, gc.mem_alloc()
+
+
 def heap_now():
     gc.collect()
     return gc.mem_alloc()
@@ -99,30 +138,13 @@ async def mq_alloc(lib, url, op):
     import asyncio
 
     sleep0 = asyncio.sleep_ms
-    n = [0]
-    done = asyncio.Event()
-    want = [WARMUP]
-
-    def on_msg(client, msg):
-        n[0] += 1
-        if n[0] == want[0]:
-            done.set()
-
+    arrivals = Arrivals()
     client = await mq_connect(lib, url, qos0_policy=1)
     pub = client.publish
     rng = range(N)
     if op in ("recv0", "recv1"):
-        await client.subscribe(TOPIC, 1 if op == "recv1" else 0, on_msg)
-        print("@ready")
-        await done.wait()
-        done = asyncio.Event()
-        want[0] = WARMUP + N
-        gc.collect()
-        gc.disable()
-        a = gc.mem_alloc()
-        print("@go")
-        await done.wait()
-        b = gc.mem_alloc()
+        await client.subscribe(TOPIC, 1 if op == "recv1" else 0, arrivals.on_mq)
+        a, b = await arrivals.measure()
     else:
         for _ in range(WARMUP):
             if op == "pub1":
@@ -302,31 +324,14 @@ async def mqtt_as_alloc(url, op):
     import asyncio
 
     sleep0 = asyncio.sleep_ms
-    n = [0]
-    done = asyncio.Event()
-    want = [WARMUP]
-
-    def on_msg(t, m, r, q):
-        n[0] += 1
-        if n[0] == want[0]:
-            done.set()
-
-    client = mqtt_as_client(url, on_msg)
+    arrivals = Arrivals()
+    client = mqtt_as_client(url, arrivals.on_mqtt_as)
     await client.connect()
     pub = client.publish
     rng = range(N)
     if op in ("recv0", "recv1"):
         await client.subscribe(TOPIC, 1 if op == "recv1" else 0)
-        print("@ready")
-        await done.wait()
-        done = asyncio.Event()
-        want[0] = WARMUP + N
-        gc.collect()
-        gc.disable()
-        a = gc.mem_alloc()
-        print("@go")
-        await done.wait()
-        b = gc.mem_alloc()
+        a, b = await arrivals.measure()
     else:
         qos = 1 if op == "pub1" else 0
         for _ in range(WARMUP):

@@ -5,29 +5,17 @@ the slowest party."""
 
 import socket
 import struct
+import sys
 import threading
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "clients"))
+
+from raw_blaster import mqtt_str, packet, varint  # the same minimal encoders
 
 _PUBLISH = 3
 _PUBREL = 6
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | 0x80 if n else b)
-        if not n:
-            return bytes(out)
-
-
-def _packet(first: int, body: bytes) -> bytes:
-    return bytes((first,)) + _varint(len(body)) + body
-
-
-def _str(s: bytes) -> bytes:
-    return struct.pack("!H", len(s)) + s
 
 
 class Subscriber(threading.Thread):
@@ -48,15 +36,15 @@ class Subscriber(threading.Thread):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         props = b"\x21" + struct.pack("!H", receive_maximum)
-        body = _str(b"MQTT") + bytes((5, 0x02)) + struct.pack("!H", 600) + _varint(len(props)) + props
-        sock.sendall(_packet(0x10, body + _str(b"bench-run-subscriber")))
+        body = mqtt_str(b"MQTT") + bytes((5, 0x02)) + struct.pack("!H", 600) + varint(len(props)) + props
+        sock.sendall(packet(0x10, body + mqtt_str(b"bench-run-subscriber")))
         self.sock = sock
         self._rx = b""
         first, body = self._read_packet()
         if first >> 4 != 2 or body[1] != 0:
             raise OSError("subscriber: connection refused %r" % body[:2])
-        sub = struct.pack("!H", 1) + b"\x00" + _str(topic_filter.encode()) + bytes((qos,))
-        sock.sendall(_packet(0x82, sub))
+        sub = struct.pack("!H", 1) + b"\x00" + mqtt_str(topic_filter.encode()) + bytes((qos,))
+        sock.sendall(packet(0x82, sub))
         first, body = self._read_packet()
         if first >> 4 != 9 or body[-1] >= 0x80:
             raise OSError("subscriber: subscription refused %r" % body)
