@@ -205,11 +205,11 @@ class Client(Listener):
             buffer_size = 1024 if MICROPYTHON else 65536
         # Most of a slow link's backlog may wait in the transport before QoS 0 is held back.
         self._high_water = buffer_size * (4 if MICROPYTHON else 16)
-        self._flush_at = buffer_size * 3 // 4
         self.proto = Protocol(
             self,
             rx_size=buffer_size,
             tx_size=buffer_size,
+            tx_max=buffer_size * 4,  # larger payloads go out from the caller's bytes
             max_incoming_packet=max_incoming_packet,
             receive_maximum=receive_maximum,
             receive_maximum_policy=receive_maximum_policy,
@@ -1183,7 +1183,7 @@ class Client(Listener):
         # batch them.
         out = self.proto.out
         link = self._link
-        if (out.extra or out.n > self._flush_at) and link is not None and self._backlog() < self._high_water:
+        if (out.extra or out.n > out.flush_at) and link is not None and self._backlog() < self._high_water:
             self._write(link)
         self._wake.set()
 

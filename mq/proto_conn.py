@@ -92,6 +92,7 @@ class Protocol:
         listener: Listener,
         rx_size: int = 1024,
         tx_size: int = 1024,
+        tx_max: int = 0,
         max_incoming_packet: int = MAX_PACKET_SIZE,
         receive_maximum: int = 65535,
         receive_maximum_policy: int = LIMIT_IGNORE,
@@ -102,7 +103,7 @@ class Protocol:
     ) -> None:
         self.listener = listener
         self.session = Session()
-        self.out = Output(tx_size)
+        self.out = Output(tx_size, tx_max)
         # Queued publishes are encoded only while less than this waits to be sent: the rest
         # stay in the queue as they were given, so a burst costs no encoded copies.
         self.out_limit = tx_size

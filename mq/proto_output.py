@@ -3,6 +3,11 @@
 One preallocated bytearray takes the packets; a packet that does not fit goes,
 with everything after it, into its own chunk (order is kept). The driver writes
 ``buf[:n]``, then the chunks in ``extra``, then calls ``clear()``.
+
+A packet larger than the buffer makes it grow, once, to ``max_size``: a device that
+publishes 1 KiB readings then sends several in one write instead of each in two
+(header, then payload), and allocates nothing more for them. Larger packets take the
+payload from the caller's bytes as it is.
 """
 
 from .wire_encode import encode_ack, encode_publish
@@ -22,9 +27,11 @@ _BIG = 256  # payloads from this size that do not fit the buffer are not copied
 
 
 class Output:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_size: int = 0) -> None:
         self.buf = bytearray(size)
         self.mv = memoryview(self.buf)
+        self.max_size = max(size, max_size)  # what the buffer grows to for a large packet
+        self.flush_at = size * 3 // 4  # the driver writes at once from this much on
         self.n = 0  # bytes used in buf
         self.extra: "List[Chunk]" = []  # chunks after buf, in order
         self.extra_bytes = 0
@@ -38,6 +45,13 @@ class Output:
         if self.extra:
             del self.extra[:]  # in place: no new list per flush
             self.extra_bytes = 0
+
+    def _grow(self, size: int) -> None:
+        buf = bytearray(size)  # alloc: once, for a packet larger than the buffer
+        buf[: self.n] = self.mv[: self.n]
+        self.buf = buf
+        self.mv = memoryview(buf)
+        self.flush_at = size * 3 // 4
 
     def _chunk(self, size: int) -> bytearray:
         b = bytearray(size)  # alloc: the packet does not fit the send buffer
@@ -69,6 +83,9 @@ class Output:
                 self.n = end
                 return end - start
             size = -end
+            if len(self.buf) < size <= self.max_size and size <= limit:
+                self._grow(self.max_size)
+                return self.publish(version, topic, payload, qos, retain, dup, packet_id, props, alias, limit)
         else:
             size = -encode_publish(_EMPTY, 0, version, topic, payload, qos, retain, dup, packet_id, props, alias)
         if size > limit:

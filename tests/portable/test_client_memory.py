@@ -1,7 +1,7 @@
 """What a plain client costs in RAM: a QoS 0 publish and the writer's flush of it
-allocate nothing on MicroPython (micropython.heap_lock(), against a real Mosquitto,
-paho counting), and the modules a client without a store or authenticator never
-needs are not loaded."""
+allocate nothing on MicroPython, also with a payload larger than the send buffer
+(micropython.heap_lock(), against a real Mosquitto, paho counting), and the modules a
+client without a store or authenticator never needs are not loaded."""
 
 import asyncio
 
@@ -16,11 +16,11 @@ WARMUP = 20
 LOCKED = 200
 
 
-async def _paced_qos0():
+async def _paced_qos0(size):
     b = await control("broker")
     sub = await control("paho_subscribe", url=b["url"], topic="alloc/#", qos=0)
     c = await mq.dial(b["url"], qos0_policy=mq.QOS0_BLOCK)
-    payload = b"x" * 32
+    payload = b"x" * size
     try:
         for _ in range(WARMUP):
             c.publish("alloc/t", payload, 0)
@@ -45,7 +45,13 @@ async def _paced_qos0():
 def test_qos0_publish_and_flush_allocate_nothing():
     if not MICROPYTHON:
         raise SkipTest("heap_lock exists only on MicroPython")
-    run(_paced_qos0())
+    run(_paced_qos0(32))
+
+
+def test_qos0_publish_larger_than_the_send_buffer_allocates_nothing():
+    if not MICROPYTHON:
+        raise SkipTest("heap_lock exists only on MicroPython")
+    run(_paced_qos0(1024))  # more than the default 1 KiB send buffer, which grows in the warm-up
 
 
 async def _modules():

@@ -562,6 +562,35 @@ def test_released_message_keeps_its_pubrel_when_the_server_lowers_its_maximum_qo
     assert not [r for r in rec.take() if r[0] == "done"]
 
 
+def test_packet_larger_than_the_send_buffer_grows_it_once_up_to_its_maximum():
+    from mq.proto_output import Output
+
+    out = Output(64, 256)
+    out.raw(b"\xc0\x00")  # a PINGREQ already waiting in the buffer
+    payload = bytes(range(100))
+    out.publish(5, b"t", payload, 1, False, False, 7, None, 0, 1 << 28)
+    assert len(out.buf) == 256 and not out.extra  # grown, and the packet is whole in it
+    assert out.flush_at == 192
+    grown = out.buf
+    out.publish(5, b"t", payload, 1, False, False, 8, None, 0, 1 << 28)
+    assert out.buf is grown and not out.extra  # no second growth for the same size
+    big = bytes(300)
+    out.publish(5, b"u", big, 0, False, False, 0, None, 0, 1 << 28)
+    assert out.buf is grown and out.extra[-1] is big  # beyond the maximum: sent uncopied
+    data = bytes(out.buf[: out.n]) + b"".join(bytes(c) for c in out.extra)
+    d = Decoder(5)
+    got = []
+    pos = 0
+    while pos < len(data):
+        got.append(d.decode(data, pos))
+        pos += d.size
+    assert got[0] is PINGREQ_PACKET
+    assert [(p.topic, p.payload, p.packet_id) for p in got[1:]] == [("t", payload, 7), ("t", payload, 8), ("u", big, 0)]
+    small = Output(64)  # without a maximum the buffer keeps its size
+    small.publish(5, b"t", payload, 0, False, False, 0, None, 0, 1 << 28)
+    assert len(small.buf) == 64 and small.extra
+
+
 def test_large_bytes_payload_goes_out_uncopied_and_in_order():
     from mq.proto_output import Output
 
