@@ -25,21 +25,13 @@ else:
         from mq_cpython_shim import sleep_ms
 
 __all__ = [
-    "MICROPYTHON", "awaitable", "close_stream", "const", "decode_utf8", "park", "park_read", "readinto",
+    "MICROPYTHON", "close_stream", "const", "decode_utf8", "park", "park_read", "readinto",
     "send", "set_nodelay", "sleep_ms", "stream_socket", "sync_dir", "sync_file", "ticks_add", "ticks_diff",
     "ticks_ms",
 ]
 
 if TYPE_CHECKING:
-    from typing import Any, Coroutine, Generator
-
-
-def awaitable(coro: "Coroutine[Any, Any, Any]") -> "Generator[Any, None, Any]":
-    """What ``__await__`` returns for a coroutine: the coroutine itself on
-    MicroPython (a generator), its iterator on CPython."""
-    if MICROPYTHON:
-        return coro  # type: ignore[return-value]
-    return coro.__await__()
+    from typing import Any
 
 
 async def readinto(reader: "Any", mv: memoryview) -> int:

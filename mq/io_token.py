@@ -2,7 +2,7 @@
 
 import asyncio
 
-from ._compat import awaitable
+from ._compat import MICROPYTHON, park
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,19 +44,23 @@ class Token:
 
     async def wait(self, timeout: "Optional[float]" = None) -> "Token":
         """Wait until done; raise the operation's error, or asyncio.TimeoutError."""
-        if not self._done:
-            if self._event is None:
-                self._event = asyncio.Event()
-            waiting[0] += 1
-            for e in paused_readers:
-                e.set()
-            try:
-                if timeout is None:
-                    await self._event.wait()
-                else:
-                    await asyncio.wait_for(self._event.wait(), timeout)
-            finally:
-                waiting[0] -= 1
+        if timeout is None or self._done:
+            return await self
+        self._waiting()
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)  # type: ignore[union-attr]
+        finally:
+            waiting[0] -= 1
+        return self._result()
+
+    def _waiting(self) -> None:
+        if self._event is None:
+            self._event = asyncio.Event()
+        waiting[0] += 1
+        for e in paused_readers:
+            e.set()
+
+    def _result(self) -> "Token":
         if self.error is not None:
             raise self.error
         return self
@@ -67,7 +71,22 @@ class Token:
             # and __next__ ends the await with it. No coroutine to make: on MicroPython
             # that costs a multi-block allocation, 12 us on a large heap.
             return self  # type: ignore[return-value]
-        return awaitable(self.wait())
+        return self._wait()
+
+    def _wait(self) -> "Generator[Any, None, Token]":
+        # One generator per await of a pending token: on MicroPython it parks its task
+        # on the event itself (no wait() coroutine, no Event.wait() generator).
+        if not self._done:
+            self._waiting()
+            try:
+                if MICROPYTHON:
+                    if park(self._event):
+                        yield
+                else:
+                    yield from self._event.wait().__await__()  # type: ignore[union-attr]
+            finally:
+                waiting[0] -= 1
+        return self._result()
 
     __iter__ = __await__  # MicroPython awaits through __iter__
 

@@ -95,3 +95,32 @@ async def _complete_soon(tok):
 
 def test_await_returns_the_token_done_failed_or_pending():
     run(_await_tokens())
+
+
+async def _await(tok, got):
+    got.append(await tok)
+
+
+async def _cancelled_waiter():
+    from mq.io_token import waiting
+
+    tok = mq.Token()
+    got = []
+    cancelled = asyncio.create_task(_await(tok, got))
+    kept = asyncio.create_task(_await(tok, got))
+    await asyncio.sleep(0)  # both wait on the token now
+    assert waiting[0] == 2
+    cancelled.cancel()
+    try:
+        await cancelled
+    except asyncio.CancelledError:
+        pass
+    assert waiting[0] == 1
+    tok._complete()
+    await kept
+    assert got == [tok] and waiting[0] == 0
+    assert (await tok.wait(timeout=1)) is tok
+
+
+def test_cancelling_one_waiter_leaves_the_others_waiting_on_the_token():
+    run(_cancelled_waiter())
