@@ -995,7 +995,8 @@ class Client(Listener):
         tok = entry.ref
         if tok is None:
             return
-        tok.properties = properties
+        if properties is not None:
+            tok.properties = properties
         if reason_code >= 0x80:
             rs = properties.reason_string if properties is not None else None
             tok._complete(MQTTError("publish to %s failed" % entry.topic.decode(), reason_code, rs), reason_code)

@@ -21,14 +21,15 @@ class Token:
     """Completes when the operation does. ``await token`` returns the token, or
     raises its error; ``wait(timeout)`` does the same with a time limit."""
 
-    def __init__(self) -> None:
-        self._done = False
-        self._event: "Optional[asyncio.Event]" = None
-        self.error: "Optional[BaseException]" = None
-        self.dropped = False
-        self.reason_code = 0
-        self.reason_codes: "Optional[list[int]]" = None  # SUBACK / UNSUBACK: one per filter
-        self.properties: "Optional[Properties]" = None  # of the PUBACK, PUBCOMP, SUBACK or UNSUBACK
+    # Defaults live in the class: an instance holds only what was set on it, and on
+    # MicroPython each attribute of an instance costs 16 bytes and may grow its table.
+    _done = False
+    _event: "Optional[asyncio.Event]" = None
+    error: "Optional[BaseException]" = None
+    dropped = False
+    reason_code = 0
+    reason_codes: "Optional[list[int]]" = None  # SUBACK / UNSUBACK: one per filter
+    properties: "Optional[Properties]" = None  # of the PUBACK, PUBCOMP, SUBACK or UNSUBACK
 
     def done(self) -> bool:
         return self._done
@@ -37,8 +38,10 @@ class Token:
         if self._done:
             return
         self._done = True
-        self.error = error
-        self.reason_code = reason_code
+        if error is not None:
+            self.error = error
+        if reason_code:
+            self.reason_code = reason_code
         if self._event is not None:
             self._event.set()
 

@@ -19,6 +19,19 @@ RELEASED = const(2)  # PUBREL sent, waiting for PUBCOMP
 class OutPublish:
     """An outgoing PUBLISH from publish() until its flow completes."""
 
+    # Defaults live in the class, so that an instance holds only what differs: on
+    # MicroPython each instance attribute costs 16 bytes, and every message in flight
+    # has one of these.
+    packet_id = 0
+    retain = False
+    props: "Optional[EncodedProperties]" = None  # encoded, ready to write
+    properties: "Optional[Properties]" = None  # as given, for the session store
+    alias = False
+    state = QUEUED
+    dup = False  # sent before: a resend carries DUP
+    seq = 0  # send order, for resending in order
+    conn = 0  # the connection it was last sent on (Protocol.conn_no)
+
     def __init__(
         self,
         topic: bytes,
@@ -30,19 +43,18 @@ class OutPublish:
         properties: "Optional[Properties]" = None,
         ref: "Any" = None,
     ) -> None:
-        self.packet_id = 0
         self.topic = topic
         self.payload = payload
         self.qos = qos
-        self.retain = retain
-        self.props = props  # encoded, ready to write
-        self.properties = properties  # as given, for the session store
-        self.alias = alias
         self.ref = ref  # the driver's token
-        self.state = QUEUED
-        self.dup = False  # sent before: a resend carries DUP
-        self.seq = 0  # send order, for resending in order
-        self.conn = 0  # the connection it was last sent on (Protocol.conn_no)
+        if retain:
+            self.retain = retain
+        if props is not None:
+            self.props = props
+        if properties is not None:
+            self.properties = properties
+        if alias:
+            self.alias = alias
 
 
 class OutRequest:

@@ -125,6 +125,12 @@ class Message(Packet):
 
     type = PUBLISH
     _fields = ("topic", "payload", "qos", "retain", "dup", "packet_id", "properties")
+    # Defaults live in the class: an instance holds only what differs (on MicroPython
+    # each instance attribute costs 16 bytes, and a message is made per PUBLISH).
+    retain = False
+    dup = False
+    packet_id = 0
+    properties: "Optional[Properties]" = None
 
     def __init__(
         self,
@@ -139,10 +145,14 @@ class Message(Packet):
         self.topic = topic
         self.payload = payload
         self.qos = qos
-        self.retain = retain
-        self.dup = dup
-        self.packet_id = packet_id
-        self.properties = properties
+        if retain:
+            self.retain = retain
+        if dup:
+            self.dup = dup
+        if packet_id:
+            self.packet_id = packet_id
+        if properties is not None:
+            self.properties = properties
 
 
 class Ack(Packet):
