@@ -138,6 +138,9 @@ def test_malformed_bodies():
     _err(V311, "20 01 00")  # CONNACK too short
     _err(V311, "20 02 02 00")  # reserved CONNACK flags
     _err(V311, "40 03 0001 00")  # v3.1.1 PUBACK has no reason code
+    _err(V50, "40 01 00")  # PUBACK too short for its packet identifier
+    _err(V50, "50 05 0001 00 00 00")  # a byte after PUBREC's properties
+    _err(V50, "40 04 0001 00 05")  # PUBACK properties longer than the packet
     _err(V50, "30 05 0003 ed a080")  # UTF-16 surrogate in the topic
     _err(V50, "30 05 0003 c0 80 00")  # overlong encoding
     _err(V50, "30 05 0003 61 00 62 00")  # U+0000 in the topic
