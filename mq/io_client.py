@@ -209,7 +209,9 @@ class Client(Listener):
             self,
             rx_size=buffer_size,
             tx_size=buffer_size,
-            tx_max=buffer_size * 4,  # larger payloads go out from the caller's bytes
+            # A larger packet grows the send buffer to 4 times its size (at most 16 KiB):
+            # larger payloads go out from the caller's bytes.
+            tx_max=max(buffer_size, min(buffer_size * 4, 16384)),
             max_incoming_packet=max_incoming_packet,
             receive_maximum=receive_maximum,
             receive_maximum_policy=receive_maximum_policy,
