@@ -28,9 +28,10 @@ Figures (JSON lines on stdout, then Markdown tables):
             given as found, and less the image, the heap a device needs beside the
             image in flash.
 
-Loading: "py" imports the sources (compiled at import, into the heap); "mpy" the
-mpy-cross'd files (their bytecode is copied into the heap); "romfs" the same .mpy files
-packed by `mpremote romfs build` into one image per library (mq; umqtt; mqtt_async) and
+Loading: "py" imports the sources (compiled at import, into the heap); "mpy" the files
+mpy-cross compiles with -O3, no asserts and no line numbers, as tools/build_mpy.py builds
+mq for a device (every library gets the same; their bytecode is copied into the heap);
+"romfs" the same .mpy files packed by `mpremote romfs build` into one image per library (mq; umqtt; mqtt_async) and
 executed in place, as from a device's ROMFS partition or frozen into its firmware: only
 what the code creates at run time (and the interned names) takes heap. The unix port has
 no flash, so the image is a bytearray in the GC heap, read and mounted at /rom before
@@ -55,8 +56,10 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tools"))
 
 from brokers import Mosquitto  # noqa: E402
+from build_mpy import OPT  # noqa: E402  (the optimisation level mq is built with for a device)
 
 PROBE = BENCH / "mp_probe.py"
 MP_LIB = BENCH / "mp_lib"
@@ -100,13 +103,13 @@ import mp_probe
 """
 
 
-def compile_tree(src_files: list[tuple[Path, str]], dest: Path) -> dict[str, int]:
-    """mpy-cross each (source, relative .mpy path); return the .mpy sizes."""
+def compile_tree(src_files: list[tuple[Path, str]], dest: Path, opt: int = OPT) -> dict[str, int]:
+    """mpy-cross -O<opt> each (source, relative .mpy path); return the .mpy sizes."""
     sizes = {}
     for src, rel in src_files:
         out = dest / rel
         out.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([MPY_CROSS, "-o", str(out), "-s", src.name, str(src)], check=True)
+        subprocess.run([MPY_CROSS, "-O%d" % opt, "-o", str(out), "-s", src.name, str(src)], check=True)
         sizes[rel] = out.stat().st_size
     return sizes
 
@@ -130,6 +133,8 @@ class Env:
         self.mpy = tmp / "mpy"
         mq_files = sorted((ROOT / "mq").glob("*.py"))
         self.mq_sizes = compile_tree([(p, "mq/%s.mpy" % p.stem) for p in mq_files], self.mpy)
+        # The same at -O0 (asserts and line numbers kept), for the size table only.
+        self.mq_sizes_o0 = compile_tree([(p, "mq/%s.mpy" % p.stem) for p in mq_files], tmp / "mpy-o0", 0)
         peers = [(MP_LIB / "umqtt" / "simple.py", "umqtt/simple.mpy"), (MP_LIB / "mqtt_async.py", "mqtt_async.mpy")]
         self.peer_sizes = compile_tree(peers, self.mpy)
         self.romfs: dict[str, Path] = {}
@@ -297,7 +302,9 @@ def main() -> None:
         total = sum(env.mq_sizes.values())
         core_size = sum(env.mq_sizes["mq/%s.mpy" % m] for m in core)
         emit(figure="mpy", lib="mq", total=total, core=core_size, core_modules=sorted(core),
-             modules={k[3:-4]: v for k, v in sorted(env.mq_sizes.items())}, romfs=env.romfs_sizes["mq"])
+             modules={k[3:-4]: v for k, v in sorted(env.mq_sizes.items())}, romfs=env.romfs_sizes["mq"],
+             total_o0=sum(env.mq_sizes_o0.values()),
+             core_o0=sum(env.mq_sizes_o0["mq/%s.mpy" % m] for m in core))
         for rel, size in env.peer_sizes.items():
             image = rel.split("/")[0].removesuffix(".mpy")
             emit(figure="mpy", lib=rel, total=size, core=size, romfs=env.romfs_sizes[image])
@@ -350,10 +357,12 @@ def tables(figures: list[dict[str, Any]]) -> str:
     for f in figures:
         if f["figure"] == "alloc":
             out.append("| %s | %s | %s |" % (f["lib"], f.get("op", "?"), f.get("per_op", f.get("error"))))
-    out += ["", "| .mpy | total | core | ROMFS image |", "|---|---|---|---|"]
+    out += ["", "| .mpy (-O%d) | total | core | ROMFS image |" % OPT, "|---|---|---|---|"]
     for f in figures:
         if f["figure"] == "mpy":
             out.append("| %s | %d B | %d B | %d B |" % (f["lib"], f["total"], f["core"], f["romfs"]))
+            if "total_o0" in f:
+                out.append("| %s at -O0 | %d B | %d B | |" % (f["lib"], f["total_o0"], f["core_o0"]))
     for f in figures:
         if f["figure"] == "modules" and "modules" in f:
             out += ["", "| module (imported alone, .mpy) | heap |", "|---|---|"]
