@@ -80,18 +80,26 @@ def park_read(sock: "Any") -> None:
     _core._io_queue.queue_read(sock)
 
 
-def send(writer: "Any", sock: "Any", buf: "Any", view: "Any", n: int) -> None:
-    """Hand buf[:n] (view: a memoryview of buf) to the stream, which sends it or keeps a
-    copy: buf may be written to again on return. With sock (stream_socket), straight to
-    the socket, which on MicroPython takes (buf, offset, length): no view, no copy, and
-    nothing for drain() to do when it takes it all."""
+def send(writer: "Any", sock: "Any", buf: "Any", view: "Any", n: int) -> bool:
+    """Hand buf[:n] (view: a memoryview of buf) to the stream. With sock (stream_socket),
+    straight to the socket, which on MicroPython takes (buf, offset, length): no view, no
+    copy, and nothing for drain() to do when it takes it all.
+
+    Returns True when the stream may still refer to buf, which must then not be written
+    to again: CPython's transports keep what they could not send at once without copying
+    it (since 3.12), and a stream that is not asyncio's may do anything. MicroPython's
+    stream copies what it keeps."""
     off = 0
     if sock is not None and not writer.out_buf:
         r = sock.write(buf, 0, n)
         if r == n:
-            return
+            return False
         off = r or 0
     writer.write(view[off:n])
+    if MICROPYTHON and hasattr(writer, "out_buf"):
+        return False
+    transport = getattr(writer, "transport", None)
+    return transport is None or transport.get_write_buffer_size() > 0
 
 
 def close_stream(writer: "Any") -> None:

@@ -1195,7 +1195,8 @@ class Client(Listener):
         n = out.n
         if n:
             self._bytes_sent += n
-            send(link.writer, link.sock, out.buf, out.mv, n)
+            if send(link.writer, link.sock, out.buf, out.mv, n):
+                out.renew()  # the stream keeps a view of the old buffer
         for chunk in out.extra:
             self._bytes_sent += len(chunk)
             send(link.writer, link.sock, chunk, chunk, len(chunk))

@@ -46,6 +46,11 @@ class Output:
             del self.extra[:]  # in place: no new list per flush
             self.extra_bytes = 0
 
+    def renew(self) -> None:
+        """Take a new buffer: the stream still refers to this one (_compat.send)."""
+        self.buf = bytearray(len(self.buf))  # alloc: only while the link is backed up
+        self.mv = memoryview(self.buf)
+
     def _grow(self, size: int) -> None:
         buf = bytearray(size)  # alloc: once, for a packet larger than the buffer
         buf[: self.n] = self.mv[: self.n]
