@@ -81,23 +81,24 @@ def park_read(sock: "Any") -> None:
 
 
 def send(writer: "Any", sock: "Any", buf: "Any", view: "Any", n: int) -> bool:
-    """Hand buf[:n] (view: a memoryview of buf) to the stream. With sock (stream_socket),
-    straight to the socket, which on MicroPython takes (buf, offset, length): no view, no
-    copy, and nothing for drain() to do when it takes it all.
+    """Hand buf[:n] (view: a memoryview of buf) to the stream. Returns True when the
+    stream may still refer to buf, which must then not be written to again.
 
-    Returns True when the stream may still refer to buf, which must then not be written
-    to again: CPython's transports keep what they could not send at once without copying
-    it (since 3.12), and a stream that is not asyncio's may do anything. MicroPython's
-    stream copies what it keeps."""
-    off = 0
-    if sock is not None and not writer.out_buf:
-        r = sock.write(buf, 0, n)
-        if r == n:
-            return False
-        off = r or 0
-    writer.write(view[off:n])
-    if MICROPYTHON and hasattr(writer, "out_buf"):
+    With sock (stream_socket: MicroPython's stream), straight to the socket, which takes
+    (buf, offset, length): no view, no copy, and nothing for drain() to do when it takes
+    it all; the stream copies whatever it keeps. CPython's transports keep what they
+    could not send at once without copying it (since 3.12), and a stream that is not
+    asyncio's may do anything."""
+    if sock is not None:
+        off = 0
+        if not writer.out_buf:
+            r = sock.write(buf, 0, n)
+            if r == n:
+                return False
+            off = r or 0
+        writer.write(view[off:n])
         return False
+    writer.write(view[:n])
     transport = getattr(writer, "transport", None)
     return transport is None or transport.get_write_buffer_size() > 0
 
