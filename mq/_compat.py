@@ -25,7 +25,7 @@ else:
         from mq_cpython_shim import sleep_ms
 
 __all__ = [
-    "MICROPYTHON", "close_stream", "const", "decode_utf8", "park", "park_read", "readinto",
+    "MICROPYTHON", "close_stream", "const", "decode_utf8", "limit_backlog", "park", "park_read", "readinto",
     "send", "set_nodelay", "sleep_ms", "stream_socket", "sync_dir", "sync_file", "ticks_add", "ticks_diff",
     "ticks_ms",
 ]
@@ -101,6 +101,21 @@ def send(writer: "Any", sock: "Any", buf: "Any", view: "Any", n: int) -> bool:
     writer.write(view[:n])
     transport = getattr(writer, "transport", None)
     return transport is None or transport.get_write_buffer_size() > 0
+
+
+def limit_backlog(writer: "Any", limit: int) -> None:
+    """Make drain() return only once the stream holds less than limit: a QoS 0 publish
+    held back at limit (QOS0_BLOCK) is released after a drain. CPython's transports
+    return from drain() at their own low-water mark (16 KiB by default), which may be
+    above a small limit; MicroPython's drain() sends everything."""
+    transport = getattr(writer, "transport", None)
+    if transport is None or MICROPYTHON:
+        return
+    try:
+        low, high = transport.get_write_buffer_limits()
+        transport.set_write_buffer_limits(min(high, limit // 2), min(low, limit // 4))
+    except (AttributeError, NotImplementedError):
+        pass  # a transport without limits
 
 
 def close_stream(writer: "Any") -> None:

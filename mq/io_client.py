@@ -9,7 +9,18 @@ connection ends. Every failure goes through ``_lost``.
 import asyncio
 import random
 
-from ._compat import MICROPYTHON, close_stream, park, park_read, readinto, send, sleep_ms, stream_socket, ticks_ms
+from ._compat import (
+    MICROPYTHON,
+    close_stream,
+    limit_backlog,
+    park,
+    park_read,
+    readinto,
+    send,
+    sleep_ms,
+    stream_socket,
+    ticks_ms,
+)
 from .codes import CLIENT_DISCONNECT_CODES, V50, V311, V311_CONNACK_RETURN_CODES, reason_name
 from .errors import (
     ClientDisconnected,
@@ -569,6 +580,7 @@ class Client(Listener):
     async def _connect(self, server: ServerURL) -> None:
         reader, writer = await open_transport(server, self._ssl, self._dialer)
         link = _Link(reader, writer)
+        limit_backlog(writer, self._high_water)
         self._link = link
         self._connack = None
         self._handshake_error = None

@@ -114,3 +114,51 @@ async def _handlers_awaiting_acks():
 
 def test_handlers_awaiting_acknowledgements_do_not_deadlock_a_full_queue():
     run(_handlers_awaiting_acks())
+
+
+async def _qos0_backed_up_link():
+    # The fake broker reads nothing while the client publishes 1 KiB QoS 0 messages:
+    # once the socket and the stream hold more than the high-water mark, QOS0_DROP
+    # drops and QOS0_BLOCK holds back. Everything accepted arrives intact and in order
+    # when the broker reads again, and publishing goes on as before.
+    h = await Harness().start()
+    filler = bytes(range(250)) * 4
+    try:
+        for policy in (mq.QOS0_DROP, mq.QOS0_BLOCK):
+            client, conn, _ = await h.dial(qos0_policy=policy, buffer_size=256)
+            accepted = []
+            held = None
+            for i in range(20000):  # the kernel's buffers take a few hundred KiB at most
+                tok = client.publish("q0", b"%05d" % i + filler, 0)
+                if tok.dropped:
+                    break
+                accepted.append(tok)
+                if not tok.done():
+                    held = tok
+                    break
+                await asyncio.sleep(0)  # let the writer task run, as an application would
+            assert len(accepted) < 20000, "the link never backed up"
+            if policy == mq.QOS0_DROP:
+                assert held is None and tok.dropped and tok.error is None
+            else:
+                assert held is not None and not held.dropped
+                # Held messages wait in order behind the one that blocked.
+                accepted += [client.publish("q0", b"%05d" % (len(accepted) + k) + filler, 0) for k in range(3)]
+            for i in range(len(accepted)):
+                p = await conn.recv()
+                assert p.type == PUBLISH and p.topic == "q0" and p.payload == b"%05d" % i + filler, (i, p)
+            for tok in accepted:
+                await tok.wait(WAIT)
+                assert not tok.dropped and tok.error is None
+            # Drained: accepted again at once.
+            tok = client.publish("q0", b"after", 0)
+            assert tok.done() and not tok.dropped
+            assert (await conn.recv()).payload == b"after"
+            await client.disconnect()
+            h.clients.remove(client)
+    finally:
+        await h.close()
+
+
+def test_qos0_on_a_backed_up_link_is_dropped_or_held_by_policy_and_none_accepted_is_lost():
+    run(_qos0_backed_up_link())
