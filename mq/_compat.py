@@ -26,8 +26,8 @@ else:
 
 __all__ = [
     "MICROPYTHON", "close_stream", "const", "decode_utf8", "limit_backlog", "park", "park_read", "readinto",
-    "send", "set_nodelay", "sleep_ms", "stream_socket", "sync_dir", "sync_file", "ticks_add", "ticks_diff",
-    "ticks_ms",
+    "send", "set_nodelay", "sleep_ms", "stream_backlog", "stream_socket", "sync_dir", "sync_file", "ticks_add",
+    "ticks_diff", "ticks_ms",
 ]
 
 if TYPE_CHECKING:
@@ -101,6 +101,14 @@ def send(writer: "Any", sock: "Any", buf: "Any", view: "Any", n: int) -> bool:
     writer.write(view[:n])
     transport = getattr(writer, "transport", None)
     return transport is None or transport.get_write_buffer_size() > 0
+
+
+def stream_backlog(writer: "Any") -> int:
+    """Bytes the stream holds that the network has not taken yet."""
+    if MICROPYTHON:
+        return len(getattr(writer, "out_buf", b""))
+    transport = getattr(writer, "transport", None)
+    return transport.get_write_buffer_size() if transport is not None else 0
 
 
 def limit_backlog(writer: "Any", limit: int) -> None:

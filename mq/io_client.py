@@ -18,6 +18,7 @@ from ._compat import (
     readinto,
     send,
     sleep_ms,
+    stream_backlog,
     stream_socket,
     ticks_ms,
 )
@@ -244,7 +245,8 @@ class Client(Listener):
             check_topic_filter(flt)
             self._subs.add(Subscription(flt, qos, handler))
         self._link: "Optional[_Link]" = None
-        self._wake = asyncio.Event()
+        self._wake = asyncio.Event()  # the writer's: something to send
+        self._woken = False  # _kick set _wake, and the writer has not cleared it yet
         self._connack: "Optional[Connack]" = None
         self._connack_event = asyncio.Event()
         self._handshake_error: "Optional[BaseException]" = None
@@ -280,6 +282,7 @@ class Client(Listener):
         self.session_present = False
         self._reconnects = 0
         self._bytes_sent = 0
+        self._held = 0  # the stream's backlog as of the last write (see publish)
         self._max_qos = 2  # the server's capabilities, checked before sending
         self._retain_ok = True
         if store is not None:
@@ -328,9 +331,14 @@ class Client(Listener):
     ) -> Token:
         """Publish a message; the Token completes when QoS 0 is written, QoS 1 has
         its PUBACK and QoS 2 its PUBCOMP. Raises ValueError for invalid input."""
-        if qos != 0 and qos != 1 and qos != 2:
+        if qos:
+            if qos != 1 and qos != 2:
+                raise ValueError("QoS must be 0, 1 or 2")
+            if qos > self._max_qos:
+                raise self._unsupported(qos)
+        elif qos != 0:
             raise ValueError("QoS must be 0, 1 or 2")
-        if qos > self._max_qos or (retain and not self._retain_ok):
+        if retain and not self._retain_ok:
             raise self._unsupported(qos)
         t = self._topic_cache.get(topic)
         if t is None:
@@ -354,11 +362,18 @@ class Client(Listener):
             properties = None
         proto = self.proto
         if qos == 0:
-            if (
-                self._link is not None and proto.state == CONNECTED and not self._blocked
-                and self._backlog() < self._high_water
-            ):
-                return self._send_qos0(t, payload, retain, props, alias)
+            if self._link is not None and proto.state == CONNECTED and not self._blocked:
+                out = proto.out
+                # The stream's backlog as of the last write bounds what it holds now:
+                # asking the stream (slower) only when that bound is too high.
+                hw = self._high_water
+                if out.n + out.extra_bytes + self._held < hw or self._backlog() < hw:
+                    # _send_qos0 inline: this is the hottest path of the library.
+                    size = proto.publish_qos0(t, payload, retain, props, alias, ticks_ms())
+                    if size < 0:
+                        return self._too_large(size)
+                    self._kick()
+                    return DONE
             if self._qos0_policy == QOS0_DROP or len(self._blocked) >= self._outgoing_queue:
                 return DROPPED
             tok = Token()
@@ -789,6 +804,7 @@ class Client(Listener):
             while not link.closed:
                 await self._wake.wait()
                 self._wake.clear()
+                self._woken = False
                 if link.closed:
                     return
                 self._write(link)
@@ -810,6 +826,7 @@ class Client(Listener):
                 if park(wake):
                     yield
                 wake.clear()
+                self._woken = False
                 if link.closed:
                     return
                 self._write(link)
@@ -1166,15 +1183,18 @@ class Client(Listener):
     ) -> Token:
         size = self.proto.publish_qos0(t, payload, retain, props, alias, ticks_ms())
         if size < 0:
-            err = MQTTError("packet of %d bytes exceeds the server's maximum" % -size, 0x95)
-            tok = tok if tok is not None else Token()
-            tok._complete(err, 0x95)
-            return tok
+            return self._too_large(size, tok)
         self._kick()
         if tok is not None:
             tok._complete()
             return tok
         return DONE
+
+    def _too_large(self, size: int, tok: "Optional[Token]" = None) -> Token:
+        # A QoS 0 publish larger than the server's Maximum Packet Size: nothing was sent.
+        tok = tok if tok is not None else Token()
+        tok._complete(MQTTError("packet of %d bytes exceeds the server's maximum" % -size, 0x95), 0x95)
+        return tok
 
     def _release_blocked(self) -> None:
         while self._blocked and self._backlog() < self._high_water and self.is_connected:
@@ -1183,24 +1203,21 @@ class Client(Listener):
 
     def _backlog(self) -> int:
         link = self._link
-        n = self.proto.out.pending()
-        if link is None:
-            return n
-        w = link.writer
-        if MICROPYTHON:
-            return n + len(getattr(w, "out_buf", b""))
-        transport = getattr(w, "transport", None)
-        return n + (transport.get_write_buffer_size() if transport is not None else 0)
+        self._held = 0 if link is None else stream_backlog(link.writer)
+        return self.proto.out.pending() + self._held
 
     def _kick(self) -> None:
         # Flush now when the send buffer is (nearly) full, so that the next packets
         # find room in it rather than in chunks of their own; otherwise let the writer
         # batch them.
         out = self.proto.out
-        link = self._link
-        if (out.extra or out.n > out.flush_at) and link is not None and self._backlog() < self._high_water:
-            self._write(link)
-        self._wake.set()
+        if out.extra or out.n > out.flush_at:
+            link = self._link
+            if link is not None and self._backlog() < self._high_water:
+                self._write(link)
+        if not self._woken:  # a flag is cheaper than set() on every publish
+            self._woken = True
+            self._wake.set()
 
     def _write(self, link: _Link) -> None:
         out = self.proto.out
@@ -1213,6 +1230,7 @@ class Client(Listener):
             self._bytes_sent += len(chunk)
             send(link.writer, link.sock, chunk, chunk, len(chunk))
         out.clear()
+        self._held = stream_backlog(link.writer)
 
     def _queue_handler(self, coro: "Any") -> None:
         self._handler_queue.append(coro)

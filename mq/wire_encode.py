@@ -61,19 +61,21 @@ def encode_publish(
     everything but the payload is written (the caller sends the payload itself):
     then it is the header that must fit, and its end is returned."""
     tn = len(topic)
-    n = 2 + tn + len(payload)
-    if qos:
-        n += 2
+    m = len(payload)
+    n = tn + m + (4 if qos else 2)
+    p = -1  # v5 property length; -1: none and no alias, a single 0 byte (the common case)
     if version == _V50:
-        p = 0 if props is None else props.length
-        if alias:
-            p += 3
-        n += p + varint_size(p)
-    size = n + 1 + varint_size(n)
-    if pos + (size if with_payload else size - len(payload)) > len(buf):
+        if props is None and not alias:
+            n += 1
+        else:
+            p = (0 if props is None else props.length) + (3 if alias else 0)
+            n += p + varint_size(p)
+    # The common sizes inline (no varint_size call): this is the hottest function.
+    size = n + 2 if n < 128 else n + 1 + varint_size(n)
+    if pos + (size if with_payload else size - m) > len(buf):
         return -size
     buf[pos] = 0x30 | (qos << 1) | (8 if dup else 0) | (1 if retain else 0)
-    if n < 128:  # the common case inline: fewer calls on the hot path
+    if n < 128:
         buf[pos + 1] = n
         pos += 2
     else:
@@ -81,18 +83,19 @@ def encode_publish(
     buf[pos] = tn >> 8
     buf[pos + 1] = tn & 255
     pos += 2
-    buf[pos : pos + tn] = topic
-    pos += tn
+    end = pos + tn
+    buf[pos:end] = topic
+    pos = end
     if qos:
         buf[pos] = packet_id >> 8
         buf[pos + 1] = packet_id & 255
         pos += 2
     if version == _V50:
-        if props is None and not alias:
+        if p < 0:
             buf[pos] = 0
             pos += 1
         else:
-            pos = put_varint(buf, pos, (0 if props is None else props.length) + (3 if alias else 0))
+            pos = put_varint(buf, pos, p)
             if alias:
                 buf[pos] = 0x23
                 pos = put_u16(buf, pos + 1, alias)
@@ -100,9 +103,9 @@ def encode_publish(
                 pos = props.write_entries(buf, pos)
     if not with_payload:
         return pos
-    m = len(payload)
-    buf[pos : pos + m] = payload
-    return pos + m
+    end = pos + m
+    buf[pos:end] = payload
+    return end
 
 
 def encode_ack(
