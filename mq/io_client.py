@@ -372,7 +372,12 @@ class Client(Listener):
                     size = proto.publish_qos0(t, payload, retain, props, alias, ticks_ms())
                     if size < 0:
                         return self._too_large(size)
-                    self._kick()
+                    # _kick inline, for the same reason.
+                    if out.extra or out.n > out.flush_at:
+                        self._kick()
+                    elif not self._woken:
+                        self._woken = True
+                        self._wake.set()
                     return DONE
             if self._qos0_policy == QOS0_DROP or len(self._blocked) >= self._outgoing_queue:
                 return DROPPED
