@@ -345,8 +345,9 @@ class Client(Listener):
             t = self._topic_bytes(topic)
         if isinstance(payload, str):
             payload = payload.encode()
-        if len(payload) > self._max_payload:
-            raise ValueError("payload of %d bytes exceeds max_payload=%d" % (len(payload), self._max_payload))
+        m = len(payload)
+        if m > self._max_payload:
+            raise ValueError("payload of %d bytes exceeds max_payload=%d" % (m, self._max_payload))
         props = None
         if self.protocol == V50 and (
             properties is not None or content_type is not None or user_properties is not None
@@ -362,18 +363,24 @@ class Client(Listener):
             properties = None
         proto = self.proto
         if qos == 0:
-            if self._link is not None and proto.state == CONNECTED and not self._blocked:
+            link = self._link
+            if link is not None and proto.state == CONNECTED and not self._blocked:
                 out = proto.out
                 # The stream's backlog as of the last write bounds what it holds now:
                 # asking the stream (slower) only when that bound is too high.
                 hw = self._high_water
                 if out.n + out.extra_bytes + self._held < hw or self._backlog() < hw:
-                    # _send_qos0 inline: this is the hottest path of the library.
+                    # _send_qos0 and _kick inline: this is the hottest path of the library.
+                    # What the buffer holds goes out first if this packet may not fit
+                    # behind it: the buffer is written full, and a burst of mid-sized
+                    # messages does not spill into chunks (allocated) of their own.
+                    n = out.n
+                    if n and n + len(t) + m > out.fit:
+                        self._write(link)
                     size = proto.publish_qos0(t, payload, retain, props, alias, ticks_ms())
                     if size < 0:
                         return self._too_large(size)
-                    # _kick inline, for the same reason.
-                    if out.extra or out.n > out.flush_at:
+                    if out.extra:
                         self._kick()
                     elif not self._woken:
                         self._woken = True

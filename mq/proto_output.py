@@ -32,6 +32,9 @@ class Output:
         self.mv = memoryview(self.buf)
         self.max_size = max(size, max_size)  # what the buffer grows to for a large packet
         self.flush_at = size * 3 // 4  # the driver writes at once from this much on
+        # A QoS 0 packet whose topic and payload are longer than this may not fit behind
+        # what the buffer holds (header and v5 property length: at most 8 bytes).
+        self.fit = size - 8
         self.n = 0  # bytes used in buf
         self.extra: "List[Chunk]" = []  # chunks after buf, in order
         self.extra_bytes = 0
@@ -57,6 +60,7 @@ class Output:
         self.buf = buf
         self.mv = memoryview(buf)
         self.flush_at = size * 3 // 4
+        self.fit = size - 8
 
     def _chunk(self, size: int) -> bytearray:
         b = bytearray(size)  # alloc: the packet does not fit the send buffer

@@ -54,6 +54,42 @@ def test_qos0_publish_larger_than_the_send_buffer_allocates_nothing():
     run(_paced_qos0(1024))  # more than the default 1 KiB send buffer, which grows in the warm-up
 
 
+async def _burst_qos0(size, burst):
+    # Publishes back to back, no yield between them: the send buffer fills, and each
+    # packet that would not fit behind what it holds sends that first, rather than
+    # spilling into a chunk of its own.
+    b = await control("broker")
+    sub = await control("paho_subscribe", url=b["url"], topic="burst/#", qos=0)
+    c = await mq.dial(b["url"], qos0_policy=mq.QOS0_BLOCK)
+    payload = b"x" * size
+    try:
+        for _ in range(2):
+            for _ in range(burst):
+                c.publish("burst/t", payload, 0)
+            await asyncio.sleep_ms(0)
+        micropython.heap_lock()
+        try:
+            for _ in range(LOCKED // burst):
+                for _ in range(burst):
+                    c.publish("burst/t", payload, 0)
+                await asyncio.sleep_ms(0)
+        finally:
+            micropython.heap_unlock()
+        assert c.is_connected
+        total = (2 + LOCKED // burst) * burst
+        got = await control("paho_messages", id=sub, count=total)
+        assert len(got) == total, len(got)
+    finally:
+        await c.disconnect()
+
+
+def test_bursts_of_mid_sized_qos0_publishes_allocate_nothing():
+    if not MICROPYTHON:
+        raise SkipTest("heap_lock exists only on MicroPython")
+    for size in (32, 600, 900):  # 600 and 900 bytes: two do not fit the 1 KiB buffer
+        run(_burst_qos0(size, 8))
+
+
 async def _modules():
     p = await control("spawn", runtime=RUNTIME, script="import_probe.py", args=[])
     line = await control("proc_line", id=p, text="modules:")
