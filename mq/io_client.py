@@ -377,15 +377,16 @@ class Client(Listener):
                     n = out.n
                     if n and n + len(t) + m > out.fit:
                         self._write(link)
-                    size = proto.publish_qos0(t, payload, retain, props, alias, ticks_ms())
-                    if size < 0:
-                        return self._too_large(size)
-                    if out.extra:
-                        self._kick()
-                    elif not self._woken:
-                        self._woken = True
-                        self._wake.set()
-                    return DONE
+                    if not link.closed:  # (the write can find the connection lost)
+                        size = proto.publish_qos0(t, payload, retain, props, alias, ticks_ms())
+                        if size < 0:
+                            return self._too_large(size)
+                        if out.extra:
+                            self._kick()
+                        elif not self._woken:
+                            self._woken = True
+                            self._wake.set()
+                        return DONE
             if self._qos0_policy == QOS0_DROP or len(self._blocked) >= self._outgoing_queue:
                 return DROPPED
             tok = Token()
@@ -1233,14 +1234,21 @@ class Client(Listener):
 
     def _write(self, link: _Link) -> None:
         out = self.proto.out
-        n = out.n
-        if n:
-            self._bytes_sent += n
-            if send(link.writer, link.sock, out.buf, out.mv, n):
-                out.renew()  # the stream keeps a view of the old buffer
-        for chunk in out.extra:
-            self._bytes_sent += len(chunk)
-            send(link.writer, link.sock, chunk, chunk, len(chunk))
+        try:
+            n = out.n
+            if n:
+                self._bytes_sent += n
+                if send(link.writer, link.sock, out.buf, out.mv, n):
+                    out.renew()  # the stream keeps a view of the old buffer
+            for chunk in out.extra:
+                self._bytes_sent += len(chunk)
+                send(link.writer, link.sock, chunk, chunk, len(chunk))
+        except Exception as e:
+            # The stream is broken (MicroPython's socket raises here, also when called
+            # from publish()) or in an unknown state: the connection is lost. QoS 1/2
+            # messages go out again on the next one.
+            self._lost(link, e)
+            return
         out.clear()
         self._held = stream_backlog(link.writer)
 

@@ -162,3 +162,37 @@ async def _qos0_backed_up_link():
 
 def test_qos0_on_a_backed_up_link_is_dropped_or_held_by_policy_and_none_accepted_is_lost():
     run(_qos0_backed_up_link())
+
+
+async def _write_fails_in_publish():
+    # The server's socket closes while the application publishes without yielding: the
+    # client's reader cannot see it first, so publish() itself writes into the dead
+    # connection (on MicroPython the socket raises there). The failure ends the
+    # connection as a lost one; publish() never raises it, and the QoS 1 message that
+    # was accepted goes out again on the next connection.
+    h = await Harness().start()
+    try:
+        ev = Events()
+        client, conn, _ = await h.dial(buffer_size=256, **ev.options())
+        conn.close()
+        toks = [client.publish("w", bytes(200), 0) for _ in range(200)]
+        kept = client.publish("w/1", b"kept", 1)
+        err = await ev.wait_lost()
+        assert isinstance(err, (OSError, EOFError, mq.MQTTError)), repr(err)
+        assert all(t.done() for t in toks)
+        conn2 = await h.fb.accept()
+        await conn2.recv()  # CONNECT
+        conn2.send_packet(Connack(False, 0))
+        p = await conn2.recv_type(PUBLISH)
+        while p.topic != "w/1":  # QoS 0 held back while the link was down may come first
+            p = await conn2.recv_type(PUBLISH)
+        assert p.payload == b"kept" and p.qos == 1
+        conn2.send_packet(mq.wire_packets.Ack(PUBACK, p.packet_id))
+        await kept.wait(WAIT)
+        assert len(ev.lost) == 1
+    finally:
+        await h.close()
+
+
+def test_a_write_failing_inside_publish_is_a_lost_connection_not_an_exception():
+    run(_write_fails_in_publish())
