@@ -92,7 +92,9 @@ PLANS = {
     "full": {
         "qos": [0, 1, 2],
         "sizes": [32, 1024],
-        "counts": {0: 100000, 1: 30000, 2: 5000},
+        # QoS 2 at 20,000: 5,000 messages took a quarter of a second, and the ratio to the
+        # ceiling moved between 0.76 and 1.18 from one pair of runs to the next.
+        "counts": {0: 100000, 1: 30000, 2: 20000},
         "latency_qos": [1, 2],
         "latency_size": 32,
         "latency_count": 2000,
