@@ -6,8 +6,9 @@ bench/MP_RESULTS.md.
 
     .venv/bin/python bench/mp_rates.py [--runs 3] [--count 10000] [--json FILE]
 
-Each cell is the median of --runs runs (each run goes through every cell once, so
-that load from elsewhere on the machine spreads over all clients); "lost" is the
+Each cell is the median of --runs runs (each run goes through every cell once, the
+clients of a cell back to back, so that load from elsewhere on the machine spreads over
+all clients and the per-run ratios compare like with like); "lost" is the
 largest count - received of those runs. umqtt.simple publishes QoS 1 one message per round trip (about 44 ms each
 on Linux loopback, see MP_RESULTS.md), so its QoS 1 runs use --slow-count messages.
 """
@@ -121,13 +122,18 @@ def main() -> None:
     ap.add_argument("--json", help="also write the cells to this file")
     args = ap.parse_args()
     specs: list[tuple[str, str, int, int, int]] = []
-    for name in args.clients.split(","):
-        slow = name == "mp_umqtt"
-        for qos in (0, 1, 2):
-            for size in (32, 1024):
-                specs.append((name, "publish", qos, size, args.slow_count if slow and qos else args.count))
-        for qos in (1, 2):
-            specs.append((name, "latency", qos, 32, args.slow_count if slow else args.latency_count))
+    names = args.clients.split(",")
+    # Cell by cell, every client in turn: the clients of one cell run back to back, so
+    # their per-run ratio compares them under the same load.
+    cells = [("publish", qos, size) for qos in (0, 1, 2) for size in (32, 1024)]
+    cells += [("latency", qos, 32) for qos in (1, 2)]
+    for mode, qos, size in cells:
+        for name in names:
+            slow = name == "mp_umqtt"
+            if mode == "publish":
+                specs.append((name, mode, qos, size, args.slow_count if slow and qos else args.count))
+            else:
+                specs.append((name, mode, qos, size, args.slow_count if slow else args.latency_count))
     results: dict[tuple[str, str, int, int, int], list[dict[str, Any]]] = {s: [] for s in specs}
     with Mosquitto(BROKER_CONFIG) as b:
         url = "mqtt://127.0.0.1:%d" % b.port
@@ -148,13 +154,31 @@ def main() -> None:
         finally:
             if sub is not None:
                 sub.close()
-    cells = [summary(spec, results[spec]) for spec in specs]
-    for c in cells:
+    order = sorted(specs, key=lambda spec: names.index(spec[0]))  # the tables: client by client
+    summaries = [summary(spec, results[spec]) for spec in order]
+    for c in summaries:
         print(json.dumps(c))
     if args.json:
-        Path(args.json).write_text(json.dumps(cells, indent=1) + "\n")
+        Path(args.json).write_text(json.dumps(summaries, indent=1) + "\n")
     print()
-    print(tables(cells))
+    print(tables(summaries))
+    if "mp_mq" in names and "mp_mqtt_as" in names:
+        print()
+        print(qos0_ratios(results, args.count))
+
+
+def qos0_ratios(results: dict[tuple[str, str, int, int, int], list[dict[str, Any]]], count: int) -> str:
+    """mq / mqtt_async at QoS 0, run by run (each pair ran back to back)."""
+    lines = []
+    for size in (32, 1024):
+        mq = results[("mp_mq", "publish", 0, size, count)]
+        other = results[("mp_mqtt_as", "publish", 0, size, count)]
+        ratios = [a["rate"] / b["rate"] for a, b in zip(mq, other, strict=True) if a.get("rate") and b.get("rate")]
+        if ratios:
+            shown = ", ".join("%.2f" % r for r in ratios)
+            median = statistics.median(ratios)
+            lines.append("QoS 0 %d B, mq / mqtt_async per run: %s (median %.2f)" % (size, shown, median))
+    return "\n".join(lines)
 
 
 def tables(cells: list[dict[str, Any]]) -> str:
