@@ -16,28 +16,35 @@ WARMUP = 20
 LOCKED = 200
 
 
-async def _paced_qos0(size):
+async def _locked_qos0(size, burst=1):
+    # burst publishes, then one yield, which lets the writer task run: with burst=1
+    # each publish is flushed on its own. In a longer burst the send buffer fills, and
+    # a packet that would not fit behind what it holds sends that first, rather than
+    # spilling into a chunk of its own. Any allocation in publish() or in the writer
+    # raises MemoryError; in the writer that drops the connection.
     b = await control("broker")
     sub = await control("paho_subscribe", url=b["url"], topic="alloc/#", qos=0)
     c = await mq.dial(b["url"], qos0_policy=mq.QOS0_BLOCK)
     payload = b"x" * size
+    warmup = WARMUP // burst
+    rounds = LOCKED // burst
     try:
-        for _ in range(WARMUP):
-            c.publish("alloc/t", payload, 0)
+        for _ in range(warmup):
+            for _ in range(burst):
+                c.publish("alloc/t", payload, 0)
             await asyncio.sleep_ms(0)
-        # Each publish is flushed on its own: the yield lets the writer task run. Any
-        # allocation in publish() or in the writer raises MemoryError; in the writer
-        # that drops the connection.
         micropython.heap_lock()
         try:
-            for _ in range(LOCKED):
-                c.publish("alloc/t", payload, 0)
+            for _ in range(rounds):
+                for _ in range(burst):
+                    c.publish("alloc/t", payload, 0)
                 await asyncio.sleep_ms(0)
         finally:
             micropython.heap_unlock()
         assert c.is_connected
-        got = await control("paho_messages", id=sub, count=WARMUP + LOCKED)
-        assert len(got) == WARMUP + LOCKED, len(got)
+        total = (warmup + rounds) * burst
+        got = await control("paho_messages", id=sub, count=total)
+        assert len(got) == total, len(got)
     finally:
         await c.disconnect()
 
@@ -45,49 +52,20 @@ async def _paced_qos0(size):
 def test_qos0_publish_and_flush_allocate_nothing():
     if not MICROPYTHON:
         raise SkipTest("heap_lock exists only on MicroPython")
-    run(_paced_qos0(32))
+    run(_locked_qos0(32))
 
 
 def test_qos0_publish_larger_than_the_send_buffer_allocates_nothing():
     if not MICROPYTHON:
         raise SkipTest("heap_lock exists only on MicroPython")
-    run(_paced_qos0(1024))  # more than the default 1 KiB send buffer, which grows in the warm-up
-
-
-async def _burst_qos0(size, burst):
-    # Publishes back to back, no yield between them: the send buffer fills, and each
-    # packet that would not fit behind what it holds sends that first, rather than
-    # spilling into a chunk of its own.
-    b = await control("broker")
-    sub = await control("paho_subscribe", url=b["url"], topic="burst/#", qos=0)
-    c = await mq.dial(b["url"], qos0_policy=mq.QOS0_BLOCK)
-    payload = b"x" * size
-    try:
-        for _ in range(2):
-            for _ in range(burst):
-                c.publish("burst/t", payload, 0)
-            await asyncio.sleep_ms(0)
-        micropython.heap_lock()
-        try:
-            for _ in range(LOCKED // burst):
-                for _ in range(burst):
-                    c.publish("burst/t", payload, 0)
-                await asyncio.sleep_ms(0)
-        finally:
-            micropython.heap_unlock()
-        assert c.is_connected
-        total = (2 + LOCKED // burst) * burst
-        got = await control("paho_messages", id=sub, count=total)
-        assert len(got) == total, len(got)
-    finally:
-        await c.disconnect()
+    run(_locked_qos0(1024))  # more than the default 1 KiB send buffer, which grows in the warm-up
 
 
 def test_bursts_of_mid_sized_qos0_publishes_allocate_nothing():
     if not MICROPYTHON:
         raise SkipTest("heap_lock exists only on MicroPython")
-    for size in (32, 600, 900):  # 600 and 900 bytes: two do not fit the 1 KiB buffer
-        run(_burst_qos0(size, 8))
+    for size in (32, 600, 900):  # two 600 or 900 B packets do not fit the 1 KiB buffer
+        run(_locked_qos0(size, 8))
 
 
 async def _modules():
