@@ -75,6 +75,16 @@ class Decoder:
         self._r = Reader()
         self._ack = Ack(_PUBACK, 0)
 
+    def ack_record(self, ptype: int, packet_id: int) -> Ack:
+        """The reused acknowledgement record, set to a success without properties (what
+        a four-byte PUBACK, PUBREC, PUBREL or PUBCOMP says)."""
+        a = self._ack
+        a.type = ptype
+        a.packet_id = packet_id
+        a.reason_code = 0
+        a.properties = None
+        return a
+
     def header(self, buf: "ReadBuffer", pos: int, end: int) -> bool:
         """Parse the fixed header at buf[pos:end]; False if it is not complete yet."""
         if pos >= end:

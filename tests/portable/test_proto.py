@@ -365,6 +365,32 @@ def test_packet_too_large_from_the_header():
     assert sent(p) == [Disconnect(0x95)]
 
 
+def test_four_byte_acknowledgements_and_their_malformed_lookalikes():
+    # Four-byte acknowledgements take a short path in the protocol; each one that is
+    # not a valid success acknowledgement must meet the full decoder's checks there.
+    p, rec = connected()
+    e1 = out_publish(p, "t", 1)
+    e2 = out_publish(p, "t", 2)
+    sent(p)
+    p.feed(bytes([0x40, 2, 0, e1.packet_id, 0x50, 2, 0, e2.packet_id]), 0)  # coalesced
+    assert rec.take() == [("done", e1.packet_id, 0), ("pubrec", e2.packet_id)]
+    assert sent(p) == [Ack(PUBREL, e2.packet_id)]
+    p.feed(bytes([0x70, 2, 0]), 0)  # split
+    p.feed(bytes([e2.packet_id]), 0)
+    assert rec.take() == [("done", e2.packet_id, 0)]
+    assert p.packets_received == 4  # CONNACK and the three acknowledgements
+    for bad, code in (
+        ("62 02 00 00", 0x82),  # PUBREL with packet identifier 0
+        ("60 02 00 01", 0x81),  # PUBREL without its reserved flags 0010
+        ("42 02 00 01", 0x81),  # PUBACK with reserved flags set
+    ):
+        p, rec = connected()
+        e = raises(Exception, p.feed, unhex(bad), 0)
+        assert e.reason_code == code, (bad, e)
+        assert sent(p) == [Disconnect(code)]
+        assert p.state == CLOSED
+
+
 def test_split_and_coalesced_input():
     p, rec = connected()
     data = b"".join(wire(Message("t/%d" % i, bytes(i), 1, packet_id=i + 1)) for i in range(20))
