@@ -28,16 +28,21 @@ _BIG = 256  # payloads from this size that do not fit the buffer are not copied
 
 class Output:
     def __init__(self, size: int, max_size: int = 0) -> None:
-        self.buf = bytearray(size)
-        self.mv = memoryview(self.buf)
+        self._use(bytearray(size))
         self.max_size = max(size, max_size)  # what the buffer grows to for a large packet
+        self.n = 0  # bytes used in buf
+        self.extra: "List[Chunk]" = []  # chunks after buf, in order
+        self.extra_bytes = 0
+
+    def _use(self, buf: bytearray) -> None:
+        # The buffer and the two figures the driver's hot path reads derived from its size.
+        size = len(buf)
+        self.buf = buf
+        self.mv = memoryview(buf)
         self.flush_at = size * 3 // 4  # the driver writes at once from this much on
         # A QoS 0 packet whose topic and payload are longer than this may not fit behind
         # what the buffer holds (header and v5 property length: at most 8 bytes).
         self.fit = size - 8
-        self.n = 0  # bytes used in buf
-        self.extra: "List[Chunk]" = []  # chunks after buf, in order
-        self.extra_bytes = 0
 
     def pending(self) -> int:
         """Bytes waiting to be sent."""
@@ -51,16 +56,12 @@ class Output:
 
     def renew(self) -> None:
         """Take a new buffer: the stream still refers to this one (_compat.send)."""
-        self.buf = bytearray(len(self.buf))  # alloc: only while the link is backed up
-        self.mv = memoryview(self.buf)
+        self._use(bytearray(len(self.buf)))  # alloc: only while the link is backed up
 
     def _grow(self, size: int) -> None:
         buf = bytearray(size)  # alloc: once, for a packet larger than the buffer
         buf[: self.n] = self.mv[: self.n]
-        self.buf = buf
-        self.mv = memoryview(buf)
-        self.flush_at = size * 3 // 4
-        self.fit = size - 8
+        self._use(buf)
 
     def _chunk(self, size: int) -> bytearray:
         b = bytearray(size)  # alloc: the packet does not fit the send buffer
