@@ -318,15 +318,11 @@ class Protocol:
         pos = 0
         try:
             while self.state == CONNECTED or self.state == CONNECTING:
-                # The packet a publisher receives most: a success acknowledgement in four
-                # bytes (PUBACK, PUBREC, PUBREL or PUBCOMP, Remaining Length 2, packet
-                # identifier). Read here without the general decoder; anything else,
-                # including a packet identifier 0, takes the general path and its checks.
-                if pos + 4 <= end and mv[pos + 1] == 2 and self.state == CONNECTED:
-                    first = mv[pos]
-                    pid = (mv[pos + 2] << 8) | mv[pos + 3]
-                    if pid and (first == 0x40 or first == 0x50 or first == 0x70 or first == 0x62):
-                        a = d.ack_record(first >> 4, pid)
+                # A four-byte success acknowledgement, the most frequent packet, goes
+                # straight to _on_ack; anything else through header, body and _handle.
+                if self.state == CONNECTED:
+                    a = d.short_ack(mv, pos, end)
+                    if a is not None:
                         pos += 4
                         self.packets_received += 1
                         self.last_recv = now

@@ -75,12 +75,22 @@ class Decoder:
         self._r = Reader()
         self._ack = Ack(_PUBACK, 0)
 
-    def ack_record(self, ptype: int, packet_id: int) -> Ack:
-        """The reused acknowledgement record, set to a success without properties (what
-        a four-byte PUBACK, PUBREC, PUBREL or PUBCOMP says)."""
+    def short_ack(self, buf: "ReadBuffer", pos: int, end: int) -> "Optional[Ack]":
+        """The packet a publisher receives most, at buf[pos:end]: a success PUBACK,
+        PUBREC, PUBREL or PUBCOMP in four bytes (Remaining Length 2, a packet identifier
+        other than 0), as the reused record. None for anything else, which ``header``
+        and ``body`` then decode and check."""
+        if pos + 4 > end or buf[pos + 1] != 2 or self.max_packet < 4:
+            return None
+        first = buf[pos]
+        if first != 0x40 and first != 0x50 and first != 0x70 and first != 0x62:
+            return None
+        pid = (buf[pos + 2] << 8) | buf[pos + 3]
+        if not pid:
+            return None
         a = self._ack
-        a.type = ptype
-        a.packet_id = packet_id
+        a.type = first >> 4
+        a.packet_id = pid
         a.reason_code = 0
         a.properties = None
         return a

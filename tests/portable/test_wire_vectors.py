@@ -194,6 +194,24 @@ def test_ack_record_is_reused():
     assert a is b and b.type == PUBREC and b.packet_id == 2
 
 
+def test_short_ack_takes_only_four_byte_success_acknowledgements():
+    d = Decoder(5)
+    for hexa, ptype in (("40 02 01 02", 4), ("50 02 01 02", 5), ("62 02 01 02", 6), ("70 02 01 02", 7)):
+        a = d.short_ack(unhex("00 " + hexa + " ff"), 1, 6)
+        assert (a.type, a.packet_id, a.reason_code, a.properties) == (ptype, 0x0102, 0, None), hexa
+        assert a == Decoder(5).decode(unhex(hexa)), hexa  # what the general path reads (another record)
+    for hexa in (
+        "40 02 00 00",  # packet identifier 0: a protocol error, for body() to raise
+        "60 02 00 01",  # PUBREL without its reserved flags
+        "42 02 00 01",  # PUBACK with reserved flags
+        "40 03 00 01 00",  # with a reason code
+        "30 02 00 01",  # not an acknowledgement
+        "40 02 00",  # incomplete
+    ):
+        assert d.short_ack(unhex(hexa), 0, len(unhex(hexa))) is None, hexa
+    assert Decoder(5, max_packet=3).short_ack(unhex("40 02 00 01"), 0, 4) is None  # too large there
+
+
 def test_multiple_subscription_identifiers_in_publish():
     m = Decoder(V50).decode(unhex("30 08 0001 61 04 0b 01 0b 7f"))
     assert m.properties.subscription_identifier == [1, 127]
