@@ -474,7 +474,7 @@ class Client(Listener):
         """Send DISCONNECT, close, stop reconnecting, and fail every pending token
         with ClientDisconnected. Raises ValueError for a reason code a client may not
         send, or a Session Expiry Interval set when CONNECT had none (MQTT 5.0 3.14.2.2.2)."""
-        if reason not in CLIENT_DISCONNECT_CODES:
+        if not 0 <= reason <= 0xFF or reason not in CLIENT_DISCONNECT_CODES:
             raise ValueError("0x%02X is not a reason code a client sends in DISCONNECT" % reason)
         if properties is not None and properties.session_expiry_interval and not self._session_expiry:
             raise ValueError("a session expiry interval on DISCONNECT needs one in CONNECT (session_expiry=)")

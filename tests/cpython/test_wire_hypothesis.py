@@ -385,9 +385,9 @@ def _check_decoded(pkt: Packet, version: int) -> None:
         if version == V311 and t == UNSUBACK:
             assert p.reason_codes == [], pkt  # 3.1.1 UNSUBACK has no payload
         elif version == V311:
-            assert p.reason_codes and set(p.reason_codes) <= V311_SUBACK_CODES, pkt
+            assert p.reason_codes and set(p.reason_codes) <= set(V311_SUBACK_CODES), pkt
         else:
-            assert p.reason_codes and set(p.reason_codes) <= (SUBACK_CODES if t == SUBACK else UNSUBACK_CODES)
+            assert p.reason_codes and set(p.reason_codes) <= set(SUBACK_CODES if t == SUBACK else UNSUBACK_CODES)
     elif t == DISCONNECT:
         assert p.reason_code in (DISCONNECT_CODES if version == V50 else (0,)), pkt
     elif t == AUTH:
@@ -472,7 +472,7 @@ def _property_section(entries: List[Tuple[int, bytes]]) -> bytes:
 
 
 KNOWN_CODES = sorted(
-    CONNACK_CODES | PUBACK_CODES | PUBREL_CODES | SUBACK_CODES | UNSUBACK_CODES | DISCONNECT_CODES | AUTH_CODES
+    set(CONNACK_CODES + PUBACK_CODES + PUBREL_CODES + SUBACK_CODES + UNSUBACK_CODES + DISCONNECT_CODES + AUTH_CODES)
     | {0x03, 0x05, 0xFF}
 )
 # Bodies made of plausible fields, so that parsing gets past the first bytes.

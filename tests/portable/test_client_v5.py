@@ -479,7 +479,7 @@ async def _argument_checks():
     try:
         client, _conn, _ = await h.dial()
         raises(ValueError, client.subscribe, "$share/g/t", 1, no_local=True)
-        for bad in (0x8E, 0x9C, 0x01):
+        for bad in (0x8E, 0x9C, 0x01, 0x104, -1):
             try:
                 await client.disconnect(reason=bad)
             except ValueError:
