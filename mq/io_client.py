@@ -35,7 +35,7 @@ from .io_subs import Subscription, Subscriptions
 from .io_token import DONE, DROPPED, Token, paused_readers
 from .io_token import waiting as token_waiting
 from .io_transport import ServerURL, open_transport
-from .proto_conn import CONNECTED, CONNECTING, LIMIT_IGNORE, Listener, Protocol
+from .proto_conn import CONNECTED, CONNECTING, LIMIT_IGNORE, Protocol
 from .proto_session import OutPublish, OutRequest
 from .wire_buf import encode_str
 from .wire_decode import MAX_PACKET_SIZE
@@ -117,7 +117,7 @@ class _Link:
         self.paused = False  # not reading: the handlers' queue is full (incoming_queue)
 
 
-class Client(Listener):
+class Client:
     """An MQTT client. Make one with ``await mq.dial(...)``."""
 
     def __init__(

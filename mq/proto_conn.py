@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from typing import Optional, Union
 
     from .proto_auth import AuthExchange
+    from .proto_listener import Listener
     from .wire_buf import ReadBuffer
     from .wire_packets import Ack, Auth, Connack, Message, Packet, SubAck
     from .wire_props import EncodedProperties
@@ -52,44 +53,10 @@ LIMIT_STRICT = const(1)
 EARLY_MAX = const(10)
 
 
-class Listener:
-    """What a Protocol reports. The driver overrides what it needs."""
-
-    def on_connack(self, connack: "Connack") -> None:
-        """CONNACK arrived (success or refusal); the session is set up already."""
-
-    def on_message(self, message: "Message") -> None:
-        """An application message to deliver (a QoS 2 duplicate never comes here)."""
-
-    def on_publish_done(self, entry: OutPublish, reason_code: int, properties: "Optional[Properties]") -> None:
-        """A QoS 1/2 publish finished: PUBACK, PUBCOMP, or a PUBREC failure."""
-
-    def on_pubrec(self, entry: OutPublish) -> None:
-        """A QoS 2 publish reached the server: only PUBREL/PUBCOMP remain."""
-
-    def on_request_done(self, entry: OutRequest, ack: "SubAck") -> None:
-        """SUBACK or UNSUBACK for a request."""
-
-    def on_qos2_received(self, packet_id: int) -> None:
-        """An inbound QoS 2 message was delivered; its identifier is held until PUBREL."""
-
-    def on_qos2_released(self, packet_id: int) -> None:
-        """PUBREL arrived: the identifier is free again."""
-
-    def on_disconnect(self, packet: "Disconnect") -> None:
-        """The server sent DISCONNECT."""
-
-    def on_auth(self, packet: "Auth") -> None:
-        """A re-authentication succeeded: the server's AUTH 0x00 (checked already)."""
-
-    def on_warning(self, text: str) -> None:
-        """Something worth a log line that does not end the connection."""
-
-
 class Protocol:
     def __init__(
         self,
-        listener: Listener,
+        listener: "Listener",
         rx_size: int = 1024,
         tx_size: int = 1024,
         tx_max: int = 0,

@@ -3,7 +3,8 @@
 from support import raises, unhex
 
 from mq.errors import KeepAliveTimeout, PacketTooLarge, ProtocolError
-from mq.proto_conn import CLOSED, CONNECTED, LIMIT_STRICT, Listener, Protocol
+from mq.proto_conn import CLOSED, CONNECTED, LIMIT_STRICT, Protocol
+from mq.proto_listener import Listener
 from mq.proto_session import OutPublish, OutRequest
 from mq.wire_decode import Decoder
 from mq.wire_encode import encode_bytes
