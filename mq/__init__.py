@@ -2,20 +2,15 @@
 
 from .codes import AT_LEAST_ONCE, AT_MOST_ONCE, EXACTLY_ONCE, V50, V311, reason_name
 from .errors import (
-    BadUsernameOrPassword,
     ClientDisconnected,
     ConnectionRefused,
     DisconnectError,
-    IdentifierRejected,
     KeepAliveTimeout,
     MalformedPacket,
     MQTTError,
-    NotAuthorized,
     PacketTooLarge,
     ProtocolError,
-    ServerUnavailable,
     SubscriptionFailed,
-    UnacceptableProtocolVersion,
 )
 from .io_client import QOS0_BLOCK, QOS0_DROP, Client, ServerCapabilities, dial
 from .io_token import DROPPED, Token
@@ -28,6 +23,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .auth import Authenticator
     from .auth_scram import ScramSHA256
+    from .errors_refused import (
+        BadUsernameOrPassword,
+        IdentifierRejected,
+        NotAuthorized,
+        ServerUnavailable,
+        UnacceptableProtocolVersion,
+    )
     from .io_tls import tls_context
     from .reasons import ReasonCode
     from .store import MemoryStore, PersistedPublish, PersistedSubscription, SessionStore
@@ -41,6 +43,11 @@ _LAZY = {
     "Authenticator": "auth",
     "ScramSHA256": "auth_scram",
     "ReasonCode": "reasons",
+    "BadUsernameOrPassword": "errors_refused",
+    "IdentifierRejected": "errors_refused",
+    "NotAuthorized": "errors_refused",
+    "ServerUnavailable": "errors_refused",
+    "UnacceptableProtocolVersion": "errors_refused",
     "MemoryStore": "store",
     "PersistedPublish": "store",
     "PersistedSubscription": "store",

@@ -31,7 +31,7 @@ import hashlib
 from binascii import a2b_base64, b2a_base64
 
 from .auth import Authenticator
-from .errors import NotAuthorized
+from .errors_refused import NotAuthorized
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -29,7 +29,6 @@ from .errors import (
     DisconnectError,
     MQTTError,
     SubscriptionFailed,
-    connection_refused,
 )
 from .io_subs import Subscription, Subscriptions
 from .io_token import DONE, DROPPED, Token, paused_readers
@@ -637,6 +636,8 @@ class Client:
             self._close_link(link)
             if props is not None and props.server_reference and (code == 0x9C or code == 0x9D):
                 self._redirect(props.server_reference)
+            from .errors_refused import connection_refused  # loaded with the first refusal
+
             raise connection_refused(code, props.reason_string if props is not None else None)
         if link.closed:
             raise self._handshake_error or OSError("connection closed during the handshake")

@@ -9,7 +9,8 @@ violations raise ProtocolError (DISCONNECT 0x82); whatever the authenticator rai
 becomes NotAuthorized, on which the Protocol sends DISCONNECT 0x80.
 """
 
-from .errors import NotAuthorized, ProtocolError
+from .errors import ProtocolError
+from .errors_refused import NotAuthorized
 from .wire_packets import Auth
 from .wire_props import Properties
 

@@ -9,7 +9,7 @@ driver. It never blocks, never reads a clock and never touches a socket.
 
 from ._compat import const, ticks_diff
 from .codes import V50
-from .errors import KeepAliveTimeout, MQTTError, NotAuthorized, ProtocolError
+from .errors import KeepAliveTimeout, MQTTError, ProtocolError
 from .proto_alias import InboundAliases, OutboundAliases
 from .proto_output import Output
 from .proto_session import QUEUED, RELEASED, SENT, OutPublish, OutRequest, Session
@@ -163,6 +163,8 @@ class Protocol:
             raise ProtocolError("session present after a clean start")
         auth = self.auth
         if auth is not None and auth.active:
+            from .errors_refused import NotAuthorized  # loaded with proto_auth
+
             # Before anything is sent: the authenticator may still refuse the server.
             try:
                 auth.succeeded(p.properties)
@@ -364,6 +366,8 @@ class Protocol:
         auth = self.auth
         if auth is None:
             raise ProtocolError("AUTH from the server, but no enhanced authentication was asked for")
+        from .errors_refused import NotAuthorized  # loaded with proto_auth
+
         try:
             reply = auth.on_auth(p, self.state == CONNECTING)
         except NotAuthorized:
