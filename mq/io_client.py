@@ -249,13 +249,16 @@ class Client:
         self._connack: "Optional[Connack]" = None
         self._connack_event = asyncio.Event()
         self._handshake_error: "Optional[BaseException]" = None
-        self._lost_event = asyncio.Event()
         self._lost_error: "Optional[BaseException]" = None
+        self._lost_again = False  # a loss the running supervisor has not handled yet
         self._closing = False
+        # Tasks that exist only while they have work (each costs about 0.5 KB of heap
+        # on MicroPython): the supervisor from a lost connection until it is back, the
+        # dispatcher from the first coroutine handler on.
         self._supervisor: "Any" = None
         self._handler_queue: "List[Any]" = []
-        self._handler_event = asyncio.Event()
-        self._drained = asyncio.Event()  # the handlers' queue has room again
+        self._handler_event: "Any" = None
+        self._drained: "Any" = None  # the handlers' queue has room again
         self._dispatcher: "Any" = None
         self._blocked: "List[Any]" = []  # QoS 0 publishes held back (QOS0_BLOCK)
         self._topic_cache: "Dict[str, bytes]" = {}
@@ -546,7 +549,6 @@ class Client:
         else:
             assert last is not None
             raise last
-        self._supervisor = asyncio.create_task(self._supervise())
 
     async def _connect_with_fallback(self, server: ServerURL) -> None:
         try:
@@ -643,8 +645,6 @@ class Client:
             raise self._handshake_error or OSError("connection closed during the handshake")
         link.ready = True
         link.tasks.append(asyncio.create_task(self._keepalive_task(link)))
-        if self._dispatcher is None:
-            self._dispatcher = asyncio.create_task(self._dispatch_task())
         self._after_connect(c)
 
     def _after_connect(self, c: "Connack") -> None:
@@ -883,21 +883,24 @@ class Client:
             self._lost(link, e)
 
     async def _supervise(self) -> None:
-        while not self._closing:
-            await self._lost_event.wait()
-            self._lost_event.clear()
-            if self._closing:
-                return
-            err = self._lost_error
-            if err is None:
-                err = ClientDisconnected("connection lost")
-            self._log.warning("connection lost: %r", err)
-            if self._on_connection_lost is not None:
-                self._call_user(self._on_connection_lost, self, err)
-            if not self.auto_reconnect:
-                self._fail_all(err if isinstance(err, MQTTError) else ClientDisconnected(str(err)))
-                return
-            await self._reconnect()
+        # Started by _lost; ends when the connection is back (or given up), unless it
+        # was lost again meanwhile.
+        try:
+            while self._lost_again and not self._closing:
+                self._lost_again = False
+                err = self._lost_error
+                if err is None:
+                    err = ClientDisconnected("connection lost")
+                self._log.warning("connection lost: %r", err)
+                if self._on_connection_lost is not None:
+                    self._call_user(self._on_connection_lost, self, err)
+                if not self.auto_reconnect:
+                    self._fail_all(err if isinstance(err, MQTTError) else ClientDisconnected(str(err)))
+                    return
+                await self._reconnect()
+        finally:
+            if self._supervisor is asyncio.current_task():
+                self._supervisor = None
 
     async def _reconnect(self) -> None:
         attempt = 0
@@ -952,7 +955,9 @@ class Client:
             self._connack_event.set()
             return
         self._lost_error = err
-        self._lost_event.set()
+        self._lost_again = True
+        if self._supervisor is None and not self._closing:
+            self._supervisor = asyncio.create_task(self._supervise())
 
     def _close_link(self, link: _Link) -> None:
         if link.closed:
@@ -1255,6 +1260,10 @@ class Client:
 
     def _queue_handler(self, coro: "Any") -> None:
         self._handler_queue.append(coro)
+        if self._dispatcher is None:
+            self._handler_event = asyncio.Event()
+            self._drained = asyncio.Event()
+            self._dispatcher = asyncio.create_task(self._dispatch_task())
         self._handler_event.set()
 
     def _call_user(self, fn: "Callable[..., Any]", *args: "Any") -> None:

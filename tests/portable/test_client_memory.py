@@ -5,9 +5,11 @@ client without a store or authenticator never needs are not loaded."""
 
 import asyncio
 
+from fakebroker import WAIT, Events, Harness
 from support import MICROPYTHON, RUNTIME, SkipTest, control, run
 
 import mq
+from mq.wire_packets import CONNECT, SUBACK, SUBSCRIBE, Connack, Message, SubAck
 
 if MICROPYTHON:
     import micropython
@@ -82,6 +84,47 @@ async def _modules():
 
 def test_plain_client_loads_no_optional_module():
     run(_modules())
+
+
+async def _tasks_on_demand():
+    # Each task costs about half a KiB on MicroPython: a connected client runs only its
+    # connection's reader, writer and keepalive; the supervisor lives from a lost
+    # connection until it is back, the dispatcher from the first coroutine handler on.
+    h = await Harness().start()
+    ev = Events()
+    try:
+        client, c1, _ = await h.dial(**ev.options())
+        link = client._link
+        assert len(link.tasks) == 3, link.tasks
+        assert client._supervisor is None and client._dispatcher is None
+        c1.close()
+        await ev.wait_lost()
+        supervisor = client._supervisor
+        assert supervisor is not None
+        c2 = await h.fb.accept()
+        assert (await c2.recv()).type == CONNECT
+        c2.send_packet(Connack(False, 0))
+        await supervisor  # it ends once the connection is back
+        assert client._supervisor is None and client.is_connected
+        assert ev.connects == 2 and client._dispatcher is None
+
+        handled = asyncio.Event()
+
+        async def handler(c, m):
+            handled.set()
+
+        client.subscribe("t", 0, handler)
+        assert (await c2.recv()).type == SUBSCRIBE
+        c2.send_packet(SubAck(SUBACK, 1, [0]))
+        c2.send_packet(Message("t", b"x"))
+        await asyncio.wait_for(handled.wait(), WAIT)
+        assert client._dispatcher is not None
+    finally:
+        await h.close()
+
+
+def test_supervisor_and_dispatcher_tasks_run_only_while_they_have_work():
+    run(_tasks_on_demand())
 
 
 async def _await_tokens():
