@@ -72,8 +72,13 @@ PROPERTIES = (
     (0x29, "subscription_identifier_available", _BYTE, _CA, _BOOL),
     (0x2A, "shared_subscription_available", _BYTE, _CA, _BOOL),
 )
-_BY_ID = {p[0]: p for p in PROPERTIES}
-_NAMES = frozenset(p[1] for p in PROPERTIES)
+# The row of PROPERTIES, plus 1, of each identifier (0: none): a byte string, which stays
+# in flash where a dict would be built in the heap.
+_ROW = (
+    b"\x00\x01\x02\x03\x00\x00\x00\x00\x04\x05\x00\x06\x00\x00\x00\x00"  # 0x00..0x0F
+    b"\x00\x07\x08\x09\x00\x0a\x0b\x0c\x0d\x0e\x0f\x00\x10\x00\x00\x11"  # 0x10..0x1F
+    b"\x00\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b"  # 0x20..0x2A
+)
 _MAX = (0xFF, 0xFFFF, 0xFFFFFFFF, 268435455)
 
 
@@ -121,7 +126,10 @@ class Properties:
 
     def __init__(self, **fields: "Any") -> None:
         for name, value in fields.items():
-            if name not in _NAMES:
+            for p in PROPERTIES:
+                if p[1] == name:
+                    break
+            else:
                 raise TypeError("unknown property: " + name)
             v = value
             if name == "user_properties":
@@ -265,9 +273,10 @@ def read_properties(r: "Reader", ptype: int) -> "Optional[Properties]":
     bit = 1 << ptype
     while r.pos < end:
         pid = r.varint()
-        p = _BY_ID.get(pid)
-        if p is None:
+        row = _ROW[pid] if pid < len(_ROW) else 0
+        if not row:
             raise MalformedPacket("unknown property identifier 0x%02X" % pid)
+        p = PROPERTIES[row - 1]
         if not p[3] & bit:
             raise MalformedPacket("property %s is not allowed in this packet" % p[1])
         t = p[2]

@@ -147,6 +147,9 @@ def test_malformed_bodies():
     _err(V50, "30 04 0005 6161")  # string longer than the packet
     _err(V50, "30 06 0001 61 05 26 00")  # properties longer than the packet
     _err(V50, "30 06 0001 61 02 7f 00")  # unknown property
+    _err(V50, "30 06 0001 61 02 04 00")  # no property 0x04 (a gap in the table)
+    _err(V50, "30 06 0001 61 02 2b 00")  # no property 0x2B (past the last, 0x2A)
+    _err(V50, "30 06 0001 61 02 00 00")  # no property 0x00
     _err(V50, "30 09 0001 61 05 11 00000001")  # session expiry is not a PUBLISH property
     _err(V311, "82 06 0001 0001 61 04")  # v3.1.1 reserved subscription option bits
     _err(V50, "10 0d 0004 4d515449 04 02 003c 0001 61")  # protocol name MQTI
