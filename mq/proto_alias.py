@@ -1,4 +1,5 @@
-"""Topic alias tables (MQTT 5.0 section 3.3.2.3.4), one per direction and connection."""
+"""Topic alias tables (MQTT 5.0 section 3.3.2.3.4), one per direction and connection,
+made by the protocol when the first alias is used."""
 
 from .errors import ProtocolError
 
@@ -6,15 +7,9 @@ from .errors import ProtocolError
 class OutboundAliases:
     """Aliases we assign to topics we publish, within the server's Topic Alias Maximum."""
 
-    def __init__(self) -> None:
-        self.maximum = 0
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum  # the server's limit, from this connection's CONNACK
         self._by_topic: "dict[bytes, int]" = {}
-
-    def reset(self, maximum: int) -> None:
-        """A new connection: the server's limit from CONNACK, and no alias known."""
-        self.maximum = maximum
-        if self._by_topic:
-            self._by_topic = {}
 
     def lookup(self, topic: bytes) -> int:
         """A positive alias already set up for topic (send an empty topic); a negative
@@ -37,13 +32,9 @@ class OutboundAliases:
 class InboundAliases:
     """Aliases the server sets up for us, within our own Topic Alias Maximum."""
 
-    def __init__(self, maximum: int = 0) -> None:
+    def __init__(self, maximum: int) -> None:
         self.maximum = maximum
         self._by_alias: "dict[int, str]" = {}
-
-    def reset(self) -> None:
-        if self._by_alias:
-            self._by_alias = {}
 
     def resolve(self, topic: str, alias: int) -> str:
         """The topic of a PUBLISH that carries an alias; records a new mapping."""

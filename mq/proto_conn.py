@@ -10,7 +10,6 @@ driver. It never blocks, never reads a clock and never touches a socket.
 from ._compat import const, ticks_diff
 from .codes import V50
 from .errors import KeepAliveTimeout, MQTTError, ProtocolError
-from .proto_alias import InboundAliases, OutboundAliases
 from .proto_output import Output
 from .proto_session import QUEUED, RELEASED, SENT, OutPublish, OutRequest, Session
 from .wire_decode import MAX_PACKET_SIZE, Decoder
@@ -22,6 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional, Union
 
+    from .proto_alias import InboundAliases, OutboundAliases
     from .proto_auth import AuthExchange
     from .proto_listener import Listener
     from .wire_buf import ReadBuffer
@@ -89,8 +89,12 @@ class Protocol:
         self.max_inflight = max_inflight  # our own cap on QoS 1/2 publishes in flight
         self.conn_no = 0  # counts network connections
         self._early = False  # publishing behind CONNECT, before CONNACK
-        self.aliases_out = OutboundAliases()
-        self.aliases_in = InboundAliases(topic_alias_maximum)
+        # Topic alias tables (proto_alias), made when the first alias is used: a client
+        # that never uses one does not load them.
+        self.alias_max = 0  # the server's Topic Alias Maximum on this connection
+        self.aliases_out: "Optional[OutboundAliases]" = None
+        self.topic_alias_maximum = topic_alias_maximum  # ours, for the server's aliases
+        self.aliases_in: "Optional[InboundAliases]" = None
         self.requests: "list[OutRequest]" = []  # SUBSCRIBE/UNSUBSCRIBE waiting for a connection
         self.auth: "Optional[AuthExchange]" = None  # enhanced authentication (proto_auth), if used
         # Set from CONNACK on each connection:
@@ -117,8 +121,9 @@ class Protocol:
         self.decoder.version = connect.version
         self.rx_n = 0
         self.out.clear()
-        self.aliases_out.reset(0)
-        self.aliases_in.reset()
+        self.alias_max = 0
+        self.aliases_out = None
+        self.aliases_in = None
         self.quota = 0  # nothing but CONNECT/AUTH until CONNACK
         self.keepalive_ms = connect.keepalive * 1000
         self.ping_sent = -1
@@ -197,7 +202,7 @@ class Protocol:
                 early += 1
         self.quota = min(rm, self.max_inflight) - early
         self.max_packet_out = mps
-        self.aliases_out.reset(tam if self.version == _V50 else 0)
+        self.alias_max = tam if self.version == _V50 else 0
         self.state = CONNECTED
         self._resume(p.session_present)
         if max_qos < 2 or not retain_ok:
@@ -387,6 +392,10 @@ class Protocol:
     def _on_publish(self, m: "Message", now: int) -> None:
         props = m.properties
         if props is not None and props.topic_alias is not None:
+            if self.aliases_in is None:
+                from .proto_alias import InboundAliases
+
+                self.aliases_in = InboundAliases(self.topic_alias_maximum)
             m.topic = self.aliases_in.resolve(m.topic, props.topic_alias)
         qos = m.qos
         if qos == 0:
@@ -485,6 +494,18 @@ class Protocol:
         self.packets_sent += 1
         self.last_sent = now
 
+    def _alias(self, topic: bytes, forget: bool = False) -> int:
+        """OutboundAliases.lookup(topic); with forget, undo the alias it just assigned."""
+        t = self.aliases_out
+        if t is None:
+            from .proto_alias import OutboundAliases
+
+            t = self.aliases_out = OutboundAliases(self.alias_max)
+        if forget:
+            t.forget(topic)
+            return 0
+        return t.lookup(topic)
+
     def publish_qos0(
         self,
         topic: bytes,
@@ -497,15 +518,15 @@ class Protocol:
         """Send a QoS 0 PUBLISH now (connected only); return its size, or minus its
         size when it exceeds the server's Maximum Packet Size (nothing sent)."""
         a = 0
-        if alias and self.aliases_out.maximum:
-            a = self.aliases_out.lookup(topic)
+        if alias and self.alias_max:
+            a = self._alias(topic)
             if a > 0:
                 topic = b""
             else:
                 a = -a
         size = self.out.publish(self.version, topic, payload, 0, retain, False, 0, props, a, self.max_packet_out)
         if size < 0 and a and topic:  # a topic still there: the alias was new with this packet
-            self.aliases_out.forget(topic)  # never sent: the server does not know it
+            self._alias(topic, True)  # never sent: the server does not know it
         if size > 0:
             self.packets_sent += 1
             self.last_sent = now
@@ -550,8 +571,8 @@ class Protocol:
             return
         a = 0
         topic = e.topic
-        if e.alias and self.aliases_out.maximum:
-            a = self.aliases_out.lookup(topic)
+        if e.alias and self.alias_max:
+            a = self._alias(topic)
             if a > 0:
                 topic = b""
             else:
@@ -562,7 +583,7 @@ class Protocol:
         if size < 0:
             # Larger than the server accepts: fail this one, keep the connection.
             if a and topic:
-                self.aliases_out.forget(e.topic)  # never sent: the server does not know it
+                self._alias(e.topic, True)  # never sent: the server does not know it
             e.state = SENT
             self._finish(e, 0x95, None)
             return

@@ -75,7 +75,9 @@ async def _modules():
     line = await control("proc_line", id=p, text="modules:")
     loaded = line.split()[1:]
     assert "mq.io_client" in loaded and "mq.wire_encode" in loaded, loaded
-    optional_modules = ("store", "io_session", "auth", "reasons", "io_request", "io_intercept", "io_tls")
+    optional_modules = (
+        "store", "io_session", "auth", "reasons", "io_request", "io_intercept", "io_tls", "proto_alias", "errors_refused"
+    )
     for optional in ["mq." + m for m in optional_modules]:
         assert optional not in loaded, (optional, loaded)
     # ... and each of them loads when its name is first used.
