@@ -24,14 +24,16 @@ else:
     except ImportError:
         from mq_cpython_shim import sleep_ms
 
-__all__ = [
-    "MICROPYTHON", "close_stream", "const", "decode_utf8", "limit_backlog", "park", "park_read", "readinto",
-    "send", "set_nodelay", "sleep_ms", "stream_backlog", "stream_socket", "sync_dir", "sync_file", "ticks_add",
-    "ticks_diff", "ticks_ms",
-]
 
 if TYPE_CHECKING:
     from typing import Any
+
+    # What the other modules import from here (for the type checker; no list at run time).
+    __all__ = [
+        "MICROPYTHON", "close_stream", "const", "decode_utf8", "limit_backlog", "park", "park_read", "readinto",
+        "send", "set_nodelay", "sleep_ms", "stream_backlog", "stream_socket", "sync_dir", "sync_file", "ticks_add",
+        "ticks_diff", "ticks_ms",
+    ]
 
 
 async def readinto(reader: "Any", mv: memoryview) -> int:

@@ -20,14 +20,11 @@ def reason_name(code: int) -> str:
     return name if name is not None else "Reason code 0x%02X" % code
 
 
-# v3.1.1 CONNACK return codes (section 3.2.2.3) and the v5 reason code each means.
-V311_CONNACK_RETURN_CODES = {
-    1: 0x84,  # unacceptable protocol version: Unsupported Protocol Version
-    2: 0x85,  # identifier rejected: Client Identifier not valid
-    3: 0x88,  # server unavailable
-    4: 0x86,  # bad user name or password
-    5: 0x87,  # not authorized
-}
+# v3.1.1 CONNACK return codes (section 3.2.2.3), 0 to 5, and the v5 reason code each
+# means: accepted; unacceptable protocol version (Unsupported Protocol Version);
+# identifier rejected (Client Identifier not valid); server unavailable; bad user name
+# or password; not authorized.
+V311_CONNACK_RETURN_CODES = b"\x00\x84\x85\x88\x86\x87"
 
 # Which reason codes each v5 packet may carry (sections 3.2.2.2 .. 3.15.2.1). Byte
 # strings, not sets: a constant stays in the .mpy (in flash when frozen or in ROMFS)

@@ -633,7 +633,7 @@ class Client:
         if c.reason_code:
             code = c.reason_code
             if self.protocol == V311:
-                code = V311_CONNACK_RETURN_CODES.get(code, 0x80)
+                code = V311_CONNACK_RETURN_CODES[code] if code < 6 else 0x80
             props = c.properties
             self._close_link(link)
             if props is not None and props.server_reference and (code == 0x9C or code == 0x9D):
