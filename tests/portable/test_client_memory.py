@@ -1,7 +1,9 @@
 """What a plain client costs in RAM: a QoS 0 publish and the writer's flush of it
 allocate nothing on MicroPython, also with a payload larger than the send buffer
-(micropython.heap_lock(), against a real Mosquitto, paho counting), and the modules a
-client without a store or authenticator never needs are not loaded."""
+(micropython.heap_lock(), against a real Mosquitto, paho counting); the modules a
+client without a store or authenticator never needs are not loaded; and the tasks that
+are not always needed (supervisor, dispatcher) run only while they have work, without
+missing any (against the scripted broker)."""
 
 import asyncio
 
@@ -76,7 +78,8 @@ async def _modules():
     loaded = line.split()[1:]
     assert "mq.io_client" in loaded and "mq.wire_encode" in loaded, loaded
     optional_modules = (
-        "store", "io_session", "auth", "reasons", "io_request", "io_intercept", "io_tls", "proto_alias", "errors_refused"
+        "store", "io_session", "auth", "reasons", "io_request", "io_intercept", "io_tls",
+        "proto_alias", "errors_refused",
     )
     for optional in ["mq." + m for m in optional_modules]:
         assert optional not in loaded, (optional, loaded)
@@ -127,6 +130,37 @@ async def _tasks_on_demand():
 
 def test_supervisor_and_dispatcher_tasks_run_only_while_they_have_work():
     run(_tasks_on_demand())
+
+
+async def _lost_while_reconnecting():
+    # The supervisor is still in its reconnection when the new connection is lost
+    # (here: from on_connect, which runs inside it): it must handle that loss too,
+    # since no second supervisor starts while it runs.
+    h = await Harness().start()
+    ev = Events()
+
+    def on_connect(client):
+        ev.on_connect(client)
+        if ev.connects == 2:
+            client._lost(client._link, OSError("lost again at once"))
+
+    try:
+        client, c1, _ = await h.dial(on_connection_lost=ev.on_connection_lost, on_connect=on_connect)
+        c1.close()
+        await ev.wait_lost()
+        for _ in range(2):
+            c = await h.fb.accept()
+            assert (await c.recv()).type == CONNECT
+            c.send_packet(Connack(False, 0))
+        await ev.wait_connects(3)
+        assert [str(e) for e in ev.lost[1:]] == ["lost again at once"], ev.lost
+        assert client.is_connected
+    finally:
+        await h.close()
+
+
+def test_a_loss_during_the_reconnection_is_recovered_too():
+    run(_lost_while_reconnecting())
 
 
 async def _await_tokens():
