@@ -27,7 +27,9 @@ DISCONNECT (``mq.DisconnectError``). Enhanced authentication exists only in MQTT
 on a 3.1.1 connection the authenticator is not used.
 """
 
-TYPE_CHECKING = False
+from ._compat import const
+
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Optional
 

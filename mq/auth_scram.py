@@ -30,10 +30,11 @@ No channel binding (the GS2 header is ``n,,``), no authorization identity.
 import hashlib
 from binascii import a2b_base64, b2a_base64
 
+from ._compat import const
 from .auth import Authenticator
 from .errors_refused import NotAuthorized
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Optional, Tuple, Union
 

@@ -4,9 +4,10 @@ Errors the peer causes are MQTTError subclasses; errors the caller causes
 (an invalid topic, a payload too large) are ValueError or TypeError.
 """
 
+from ._compat import const
 from .codes import reason_name
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from .wire_props import Properties
 

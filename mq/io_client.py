@@ -12,6 +12,7 @@ import random
 from ._compat import (
     MICROPYTHON,
     close_stream,
+    const,
     limit_backlog,
     park,
     park_read,
@@ -42,7 +43,7 @@ from .wire_packets import Connect, Subscribe, Unsubscribe, Will
 from .wire_props import EncodedProperties, Properties, user_props_list
 from .wire_topic import check_topic_filter, check_topic_name
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Generator, List, Optional, Union
 

@@ -34,7 +34,9 @@ the client is made; a handler's chain the first time the handler gets a message 
 are kept).
 """
 
-TYPE_CHECKING = False
+from ._compat import const
+
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List
 

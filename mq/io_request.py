@@ -25,11 +25,12 @@ without a Response Topic get no answer; an exception in fn is logged like a hand
 import asyncio
 import random
 
+from ._compat import const
 from .codes import V50
 from .errors import MQTTError
 from .wire_topic import check_topic_name
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Optional
 

@@ -1,11 +1,12 @@
 """Between the client and its SessionStore: records made from the protocol's session
 state, and the state rebuilt from a store when the process starts."""
 
+from ._compat import const
 from .proto_session import RELEASED, SENT, OutPublish
 from .store import PersistedPublish, PersistedSubscription
 from .wire_props import EncodedProperties
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, List
 

@@ -1,9 +1,10 @@
 """The client's subscriptions: filter, options and handler, and who gets a message."""
 
+from ._compat import const
 from .wire_packets import subscription_options
 from .wire_topic import match_topic
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 

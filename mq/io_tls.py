@@ -1,9 +1,9 @@
 """TLS: client contexts from PEM or DER files on either runtime, MicroPython's TLS
 stream reader, and clear errors for failed handshakes."""
 
-from ._compat import MICROPYTHON
+from ._compat import MICROPYTHON, const
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, Optional
 

@@ -2,9 +2,9 @@
 
 import asyncio
 
-from ._compat import MICROPYTHON, park
+from ._compat import MICROPYTHON, const, park
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, Generator, Optional
 

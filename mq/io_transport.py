@@ -3,9 +3,9 @@ loaded only by a client that uses it."""
 
 import asyncio
 
-from ._compat import MICROPYTHON, set_nodelay
+from ._compat import MICROPYTHON, const, set_nodelay
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, Awaitable, Callable, Optional, Tuple
 

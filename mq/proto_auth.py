@@ -9,12 +9,13 @@ violations raise ProtocolError (DISCONNECT 0x82); whatever the authenticator rai
 becomes NotAuthorized, on which the Protocol sends DISCONNECT 0x80.
 """
 
+from ._compat import const
 from .errors import ProtocolError
 from .errors_refused import NotAuthorized
 from .wire_packets import Auth
 from .wire_props import Properties
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 

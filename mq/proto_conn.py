@@ -17,7 +17,7 @@ from .wire_encode import encode_bytes
 from .wire_packets import PINGREQ_PACKET, Connect, Disconnect, SubAck
 from .wire_props import Properties
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Optional, Union
 

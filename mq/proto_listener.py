@@ -3,7 +3,9 @@
 Only type checkers and tests import it: the client implements every method itself, so a
 device does not load the interface's no-op methods (each function costs heap)."""
 
-TYPE_CHECKING = False
+from ._compat import const
+
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Optional
     from typing import Protocol as _Base

@@ -10,9 +10,10 @@ publishes 1 KiB readings then sends several in one write instead of each in two
 payload from the caller's bytes as it is.
 """
 
+from ._compat import const
 from .wire_encode import encode_ack, encode_publish
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import List, Optional, Union
 

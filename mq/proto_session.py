@@ -4,7 +4,7 @@ not yet sent, and the identifiers of inbound QoS 2 messages awaiting PUBREL."""
 
 from ._compat import const
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Set, Union
 

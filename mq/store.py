@@ -8,9 +8,10 @@ arrived. The client saves as the flows progress and loads once at start-up.
 
 from collections import OrderedDict
 
+from ._compat import const
 from .wire_props import user_props_list
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Set, Tuple
 

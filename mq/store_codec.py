@@ -35,7 +35,7 @@ from .store import PersistedPublish, PersistedSubscription
 from .wire_buf import Reader, encode_str, put_bin, put_u16, put_u32, put_varint, varint_size
 from .wire_props import EncodedProperties, Properties, read_properties
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, List, Optional, Tuple
 

@@ -11,7 +11,7 @@ publishes load in packet-id order, starting where the numbering wrapped.
 import os
 from collections import OrderedDict
 
-from ._compat import sync_dir, sync_file
+from ._compat import const, sync_dir, sync_file
 from .store import PersistedPublish, PersistedSubscription, SessionStore, check_packet_id
 from .store_codec import (
     PUBLISH,
@@ -28,7 +28,7 @@ from .store_codec import (
     subscriptions_of,
 )
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Set, Tuple
 

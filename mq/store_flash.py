@@ -27,7 +27,7 @@ save that changes nothing.
 import os
 from collections import OrderedDict
 
-from ._compat import sync_dir, sync_file
+from ._compat import const, sync_dir, sync_file
 from .store import PersistedPublish, PersistedSubscription, SessionStore, check_packet_id
 from .store_codec import (
     CLEAR,
@@ -59,7 +59,7 @@ from .store_codec import (
     topic_record,
 )
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Set
 

@@ -11,7 +11,7 @@ from .errors import MalformedPacket
 MAX_VARINT = const(268435455)
 _MAX_VARINT = const(268435455)
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Union
 

@@ -37,7 +37,7 @@ from .wire_packets import (
 from .wire_props import WILL, read_properties
 from .wire_topic import topic_name_error
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, Optional
 

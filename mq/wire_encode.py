@@ -25,7 +25,7 @@ from .wire_packets import (
 from .wire_props import NO_PROPERTIES, WILL, EncodedProperties
 from .wire_topic import check_topic_filter, check_topic_name
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, List, Optional
 

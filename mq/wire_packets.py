@@ -3,7 +3,7 @@
 from ._compat import const
 from .codes import V50
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, List, Optional, Tuple
 

@@ -4,7 +4,7 @@ from ._compat import const
 from .errors import MalformedPacket, ProtocolError
 from .wire_buf import encode_str, put_bin, put_u16, put_u32, put_varint, varint_size
 
-TYPE_CHECKING = False
+TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
     from typing import Any, Iterable, List, Optional, Tuple, Union
 
