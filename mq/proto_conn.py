@@ -494,17 +494,14 @@ class Protocol:
         self.packets_sent += 1
         self.last_sent = now
 
-    def _alias(self, topic: bytes, forget: bool = False) -> int:
-        """OutboundAliases.lookup(topic); with forget, undo the alias it just assigned."""
+    def _out_aliases(self) -> "OutboundAliases":
+        """This connection's outbound alias table, made (and proto_alias loaded) on first use."""
         t = self.aliases_out
         if t is None:
             from .proto_alias import OutboundAliases
 
             t = self.aliases_out = OutboundAliases(self.alias_max)
-        if forget:
-            t.forget(topic)
-            return 0
-        return t.lookup(topic)
+        return t
 
     def publish_qos0(
         self,
@@ -519,14 +516,14 @@ class Protocol:
         size when it exceeds the server's Maximum Packet Size (nothing sent)."""
         a = 0
         if alias and self.alias_max:
-            a = self._alias(topic)
+            a = self._out_aliases().lookup(topic)
             if a > 0:
                 topic = b""
             else:
                 a = -a
         size = self.out.publish(self.version, topic, payload, 0, retain, False, 0, props, a, self.max_packet_out)
         if size < 0 and a and topic:  # a topic still there: the alias was new with this packet
-            self._alias(topic, True)  # never sent: the server does not know it
+            self._out_aliases().forget(topic)  # never sent: the server does not know it
         if size > 0:
             self.packets_sent += 1
             self.last_sent = now
@@ -572,7 +569,7 @@ class Protocol:
         a = 0
         topic = e.topic
         if e.alias and self.alias_max:
-            a = self._alias(topic)
+            a = self._out_aliases().lookup(topic)
             if a > 0:
                 topic = b""
             else:
@@ -583,7 +580,7 @@ class Protocol:
         if size < 0:
             # Larger than the server accepts: fail this one, keep the connection.
             if a and topic:
-                self._alias(e.topic, True)  # never sent: the server does not know it
+                self._out_aliases().forget(e.topic)  # never sent: the server does not know it
             e.state = SENT
             self._finish(e, 0x95, None)
             return
