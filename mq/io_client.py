@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from .auth import Authenticator
     from .io_subs import Handler
     from .store import PersistedSubscription, SessionStore
-    from .wire_packets import Auth, Connack, Disconnect, Message, SubAck
+    from .wire_packets import Message, Packet
 
 QOS0_DROP = 0
 QOS0_BLOCK = 1
@@ -247,7 +247,7 @@ class Client:
         self._link: "Optional[_Link]" = None
         self._wake = asyncio.Event()  # the writer's: something to send
         self._woken = False  # _kick set _wake, and the writer has not cleared it yet
-        self._connack: "Optional[Connack]" = None
+        self._connack: "Optional[Packet]" = None
         self._connack_event = asyncio.Event()
         self._handshake_error: "Optional[BaseException]" = None
         self._lost_error: "Optional[BaseException]" = None
@@ -648,7 +648,7 @@ class Client:
         link.tasks.append(asyncio.create_task(self._keepalive_task(link)))
         self._after_connect(c)
 
-    def _after_connect(self, c: "Connack") -> None:
+    def _after_connect(self, c: "Packet") -> None:
         props = c.properties
         self.session_present = c.session_present
         caps = self.server_capabilities = ServerCapabilities(props)
@@ -1005,7 +1005,7 @@ class Client:
 
     # -- Listener: events from the protocol ------------------------------------------
 
-    def on_connack(self, connack: "Connack") -> None:
+    def on_connack(self, connack: "Packet") -> None:
         self._connack = connack
         self._connack_event.set()
 
@@ -1068,7 +1068,7 @@ class Client:
         if self._store is not None:
             self._persist("delete_received_qos2", packet_id)
 
-    def on_request_done(self, entry: OutRequest, ack: "SubAck") -> None:
+    def on_request_done(self, entry: OutRequest, ack: "Packet") -> None:
         tok = entry.ref
         codes = ack.reason_codes
         props = ack.properties
@@ -1095,14 +1095,14 @@ class Client:
                 rs = props.reason_string if props is not None else None
                 err = MQTTError("unsubscribe from %s refused" % (flt,), code, rs)
             else:
-                self._subs.remove(flt)  # type: ignore[arg-type]
+                self._subs.remove(flt)
                 self._persist("delete_subscription", flt)
         if tok is not None:
             tok.reason_codes = codes
             tok.properties = props
             tok._complete(err, code)
 
-    def on_disconnect(self, packet: "Disconnect") -> None:
+    def on_disconnect(self, packet: "Packet") -> None:
         props = packet.properties
         if props is not None and props.server_reference:
             self._redirect(props.server_reference)
@@ -1111,7 +1111,7 @@ class Client:
         if link is not None:
             self._lost(link, self._lost_error)
 
-    def on_auth(self, packet: "Auth") -> None:
+    def on_auth(self, packet: "Packet") -> None:
         self._end_reauth(None)  # the server accepted the re-authentication
 
     def on_warning(self, text: str) -> None:
@@ -1186,7 +1186,7 @@ class Client:
         p.user_properties = sub.user_properties
         return p
 
-    def _request(self, packet: "Union[Subscribe, Unsubscribe]", extra: "Any") -> Token:
+    def _request(self, packet: "Packet", extra: "Any") -> Token:
         tok = Token()
         e = OutRequest(packet, tok)
         e.extra = extra

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
     from .auth import Authenticator
-    from .wire_packets import Connect
+    from .wire_packets import Connect, Packet
 
 _SUCCESS = 0x00
 _CONTINUE = 0x18
@@ -65,7 +65,7 @@ class AuthExchange:
         props.authentication_data = _call(self._initial_data)
         self.enabled = self.active = True
 
-    def reauthenticate(self) -> Auth:
+    def reauthenticate(self) -> "Packet":
         """The AUTH 0x19 that begins a re-authentication [MQTT-4.12.1-1]."""
         if not self.enabled:
             raise ValueError("this connection did not use enhanced authentication")
@@ -75,7 +75,7 @@ class AuthExchange:
         self.active = True
         return Auth(_REAUTHENTICATE, Properties(authentication_method=self.method, authentication_data=data))
 
-    def on_auth(self, packet: Auth, connecting: bool) -> "Optional[Auth]":
+    def on_auth(self, packet: "Packet", connecting: bool) -> "Optional[Packet]":
         """An AUTH from the server: the AUTH to answer with, or None when it ends a
         re-authentication successfully."""
         if not self.active:

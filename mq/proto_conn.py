@@ -14,7 +14,7 @@ from .proto_output import Output
 from .proto_session import QUEUED, RELEASED, SENT, OutPublish, OutRequest, Session
 from .wire_decode import MAX_PACKET_SIZE, Decoder
 from .wire_encode import encode_bytes
-from .wire_packets import PINGREQ_PACKET, Connect, Disconnect, SubAck
+from .wire_packets import PINGREQ_PACKET, Connect, Disconnect, SubAck, packet_name
 from .wire_props import Properties
 
 TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .proto_auth import AuthExchange
     from .proto_listener import Listener
     from .wire_buf import ReadBuffer
-    from .wire_packets import Ack, Auth, Connack, Message, Packet, SubAck
+    from .wire_packets import Message, Packet
     from .wire_props import EncodedProperties
 
 IDLE = const(0)  # no network connection
@@ -158,7 +158,7 @@ class Protocol:
     def connected(self) -> bool:
         return self.state == CONNECTED
 
-    def _on_connack(self, p: "Connack", now: int) -> None:
+    def _on_connack(self, p: "Packet", now: int) -> None:
         self._early = False
         if p.reason_code:
             self.state = CLOSED
@@ -346,28 +346,28 @@ class Protocol:
         self.last_recv = now
         t = p.type
         if self.state == CONNECTING and t != 2 and t != _AUTH:
-            raise ProtocolError("%s before CONNACK" % type(p).__name__)
+            raise ProtocolError("%s before CONNACK" % packet_name(t))
         if t == _PUBLISH:
             self._on_publish(p, now)  # type: ignore[arg-type]
         elif _PUBACK <= t <= _PUBCOMP:
-            self._on_ack(p, now)  # type: ignore[arg-type]
+            self._on_ack(p, now)
         elif t == _PINGRESP:
             self.ping_sent = -1
         elif t == _SUBACK or t == _UNSUBACK:
-            self._on_suback(p)  # type: ignore[arg-type]
+            self._on_suback(p)
         elif t == 2:
             if self.state != CONNECTING:
                 raise ProtocolError("second CONNACK")
-            self._on_connack(p, now)  # type: ignore[arg-type]
+            self._on_connack(p, now)
         elif t == _DISCONNECT:
             self.state = CLOSED
-            self.listener.on_disconnect(p)  # type: ignore[arg-type]
+            self.listener.on_disconnect(p)
         elif t == _AUTH:
-            self._on_auth(p, now)  # type: ignore[arg-type]
+            self._on_auth(p, now)
         else:
-            raise ProtocolError("a server must not send %s" % type(p).__name__)
+            raise ProtocolError("a server must not send %s" % packet_name(t))
 
-    def _on_auth(self, p: "Auth", now: int) -> None:
+    def _on_auth(self, p: "Packet", now: int) -> None:
         auth = self.auth
         if auth is None:
             raise ProtocolError("AUTH from the server, but no enhanced authentication was asked for")
@@ -420,7 +420,7 @@ class Protocol:
             self.listener.on_message(m)
         self._ack(_PUBREC, pid, 0, now)
 
-    def _on_ack(self, a: "Ack", now: int) -> None:
+    def _on_ack(self, a: "Packet", now: int) -> None:
         t = a.type
         pid = a.packet_id
         if t == _PUBREL:
@@ -468,7 +468,7 @@ class Protocol:
         del self.session.inflight[e.packet_id]
         self.listener.on_publish_done(e, code, props)
 
-    def _on_suback(self, a: "SubAck") -> None:
+    def _on_suback(self, a: "Packet") -> None:
         e = self.session.inflight.get(a.packet_id)
         if not isinstance(e, OutRequest) or e.state != SENT:
             self.listener.on_warning("acknowledgement for unknown packet identifier %d" % a.packet_id)

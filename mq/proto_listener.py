@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from typing import Protocol as _Base
 
     from .proto_session import OutPublish, OutRequest
-    from .wire_packets import Auth, Connack, Disconnect, Message, SubAck
+    from .wire_packets import Message, Packet
     from .wire_props import Properties
 else:
     _Base = object
@@ -20,7 +20,7 @@ else:
 class Listener(_Base):
     """What a Protocol reports. The driver overrides what it needs."""
 
-    def on_connack(self, connack: "Connack") -> None:
+    def on_connack(self, connack: "Packet") -> None:
         """CONNACK arrived (success or refusal); the session is set up already."""
 
     def on_message(self, message: "Message") -> None:
@@ -32,7 +32,7 @@ class Listener(_Base):
     def on_pubrec(self, entry: "OutPublish") -> None:
         """A QoS 2 publish reached the server: only PUBREL/PUBCOMP remain."""
 
-    def on_request_done(self, entry: "OutRequest", ack: "SubAck") -> None:
+    def on_request_done(self, entry: "OutRequest", ack: "Packet") -> None:
         """SUBACK or UNSUBACK for a request."""
 
     def on_qos2_received(self, packet_id: int) -> None:
@@ -41,10 +41,10 @@ class Listener(_Base):
     def on_qos2_released(self, packet_id: int) -> None:
         """PUBREL arrived: the identifier is free again."""
 
-    def on_disconnect(self, packet: "Disconnect") -> None:
+    def on_disconnect(self, packet: "Packet") -> None:
         """The server sent DISCONNECT."""
 
-    def on_auth(self, packet: "Auth") -> None:
+    def on_auth(self, packet: "Packet") -> None:
         """A re-authentication succeeded: the server's AUTH 0x00 (checked already)."""
 
     def on_warning(self, text: str) -> None:

@@ -8,7 +8,7 @@ TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to no
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Set, Union
 
-    from .wire_packets import Subscribe, Unsubscribe
+    from .wire_packets import Packet
     from .wire_props import EncodedProperties, Properties
 
 QUEUED = const(0)  # not sent on this connection yet
@@ -60,7 +60,7 @@ class OutPublish:
 class OutRequest:
     """An outgoing SUBSCRIBE or UNSUBSCRIBE until its acknowledgement."""
 
-    def __init__(self, packet: "Union[Subscribe, Unsubscribe]", ref: "Any" = None) -> None:
+    def __init__(self, packet: "Packet", ref: "Any" = None) -> None:
         self.packet = packet
         self.packet_id = 0
         self.ref = ref

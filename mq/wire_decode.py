@@ -23,12 +23,10 @@ from .wire_buf import Reader
 from .wire_packets import (
     PINGREQ_PACKET,
     PINGRESP_PACKET,
-    Ack,
-    Auth,
     Connack,
     Connect,
-    Disconnect,
     Message,
+    Packet,
     SubAck,
     Subscribe,
     Unsubscribe,
@@ -42,7 +40,7 @@ if TYPE_CHECKING:
     from typing import Any, Optional
 
     from .wire_buf import ReadBuffer
-    from .wire_packets import Packet
+
 
 _V50 = const(5)
 _PUBLISH = const(3)
@@ -73,9 +71,9 @@ class Decoder:
         self.hlen = 0  # fixed header size
         self.size = 0  # whole packet size
         self._r = Reader()
-        self._ack = Ack(_PUBACK, 0)
+        self._ack = Packet(_PUBACK, 0)
 
-    def short_ack(self, buf: "ReadBuffer", pos: int, end: int) -> "Optional[Ack]":
+    def short_ack(self, buf: "ReadBuffer", pos: int, end: int) -> "Optional[Packet]":
         """The packet a publisher receives most, at buf[pos:end]: a success PUBACK,
         PUBREC, PUBREL or PUBCOMP in four bytes (Remaining Length 2, a packet identifier
         other than 0), as the reused record. None for anything else, which ``header``
@@ -279,7 +277,7 @@ class Decoder:
                 raise ProtocolError("invalid reason code 0x%02X" % code)
             if r.pos < r.end:
                 props = read_properties(r, t)
-        return self._done(r, Disconnect(code, props) if t == 14 else Auth(code, props))
+        return self._done(r, Packet(t, 0, code, props))  # DISCONNECT or AUTH
 
 
 def _connect(r: Reader) -> Connect:

@@ -1,4 +1,4 @@
-"""Packet records: small classes that the encoder reads and the decoder fills."""
+"""Packet records: what the encoder reads and the decoder fills."""
 
 from ._compat import const
 from .codes import V50
@@ -25,21 +25,54 @@ PINGRESP = const(13)
 DISCONNECT = const(14)
 AUTH = const(15)
 
-PACKET_NAMES = (
-    "RESERVED", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
-    "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT",
-    "AUTH",
+# Per type: its name and the fields of its record, for equality and repr (tests and
+# logs). One string constant, not tuples or classes: a constant costs no heap. Type 0,
+# reserved in MQTT, is the Will.
+_FIELDS = (
+    "Will topic payload qos retain properties|"
+    "CONNECT version client_id clean_start keepalive username password will properties|"
+    "CONNACK session_present reason_code properties|"
+    "PUBLISH topic payload qos retain dup packet_id properties|"
+    "PUBACK packet_id reason_code properties|PUBREC packet_id reason_code properties|"
+    "PUBREL packet_id reason_code properties|PUBCOMP packet_id reason_code properties|"
+    "SUBSCRIBE packet_id topics properties|SUBACK packet_id reason_codes properties|"
+    "UNSUBSCRIBE packet_id topics properties|UNSUBACK packet_id reason_codes properties|"
+    "PINGREQ|PINGRESP|DISCONNECT reason_code properties|AUTH reason_code properties"
 )
 
 
-class Packet:
-    """Base of the records: equality and repr over the fields, for tests and logs."""
+def _names(t: int) -> "List[str]":
+    return _FIELDS.split("|")[t].split()
 
-    type = 0
-    _fields: "Tuple[str, ...]" = ()
+
+def packet_name(t: int) -> str:
+    """The name of a packet type, e.g. 3 -> "PUBLISH"."""
+    return _names(t)[0] if 0 < t < 16 else "RESERVED"
+
+
+class Packet:
+    """The record of every packet but CONNECT and PUBLISH. Its type says which of the
+    fields below it has; the functions named after the packets (below) make them. One
+    class for eleven packets: on MicroPython a class costs about 250 bytes of heap, a
+    function 100."""
+
+    packet_id = 0
+    reason_code = 0
+    properties: "Optional[Properties]" = None
+    session_present = False
+    topics: "List[Any]"  # SUBSCRIBE: (filter, options) pairs; UNSUBSCRIBE: filters
+    reason_codes: "List[int]"  # SUBACK, UNSUBACK: one per filter
+
+    def __init__(
+        self, type: int, packet_id: int = 0, reason_code: int = 0, properties: "Optional[Properties]" = None
+    ) -> None:
+        self.type = type
+        self.packet_id = packet_id
+        self.reason_code = reason_code
+        self.properties = properties
 
     def values(self) -> "Tuple[Any, ...]":
-        return tuple(getattr(self, f) for f in self._fields)
+        return tuple(getattr(self, f) for f in _names(self.type)[1:])
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -47,14 +80,14 @@ class Packet:
         )
 
     def __repr__(self) -> str:
-        args = ", ".join("%s=%r" % (f, getattr(self, f)) for f in self._fields)
-        return "%s(%s)" % (PACKET_NAMES[self.type], args)
+        names = _names(self.type)
+        return "%s(%s)" % (names[0], ", ".join("%s=%r" % (f, getattr(self, f)) for f in names[1:]))
 
 
 class Will(Packet):
     """The Will Message of CONNECT."""
 
-    _fields = ("topic", "payload", "qos", "retain", "properties")
+    type = 0
 
     def __init__(
         self,
@@ -70,16 +103,9 @@ class Will(Packet):
         self.retain = retain
         self.properties = properties
 
-    def __repr__(self) -> str:
-        return "Will(%r, %r, qos=%d, retain=%r)" % (self.topic, self.payload, self.qos, self.retain)
-
 
 class Connect(Packet):
     type = CONNECT
-    _fields = (
-        "version", "client_id", "clean_start", "keepalive", "username", "password", "will",
-        "properties",
-    )
 
     def __init__(
         self,
@@ -108,29 +134,14 @@ class Connect(Packet):
             "will=%r)" % (self.client_id, self.version, self.clean_start, self.keepalive, self.username, pw, self.will)
 
 
-class Connack(Packet):
-    type = CONNACK
-    _fields = ("session_present", "reason_code", "properties")
-
-    def __init__(
-        self, session_present: bool = False, reason_code: int = 0, properties: "Optional[Properties]" = None
-    ) -> None:
-        self.session_present = session_present
-        self.reason_code = reason_code
-        self.properties = properties
-
-
 class Message(Packet):
     """A PUBLISH packet, and the message handed to handlers."""
 
     type = PUBLISH
-    _fields = ("topic", "payload", "qos", "retain", "dup", "packet_id", "properties")
     # Defaults live in the class: an instance holds only what differs (on MicroPython
     # each instance attribute costs 16 bytes, and a message is made per PUBLISH).
     retain = False
     dup = False
-    packet_id = 0
-    properties: "Optional[Properties]" = None
 
     def __init__(
         self,
@@ -155,86 +166,54 @@ class Message(Packet):
             self.properties = properties
 
 
-class Ack(Packet):
-    """PUBACK, PUBREC, PUBREL or PUBCOMP."""
-
-    _fields = ("packet_id", "reason_code", "properties")
-
-    def __init__(
-        self, type: int, packet_id: int, reason_code: int = 0, properties: "Optional[Properties]" = None
-    ) -> None:
-        self.type = type
-        self.packet_id = packet_id
-        self.reason_code = reason_code
-        self.properties = properties
+# PUBACK, PUBREC, PUBREL or PUBCOMP: Ack(type, packet_id, reason_code, properties).
+Ack = Packet
 
 
-class Subscribe(Packet):
+def Connack(  # noqa: N802  (named after the packet, as the classes)
+    session_present: bool = False, reason_code: int = 0, properties: "Optional[Properties]" = None
+) -> Packet:
+    p = Packet(CONNACK, 0, reason_code, properties)
+    p.session_present = session_present
+    return p
+
+
+def Subscribe(  # noqa: N802
+    packet_id: int, topics: "List[Tuple[str, int]]", properties: "Optional[Properties]" = None
+) -> Packet:
     """SUBSCRIBE: (filter, options) pairs; options hold QoS, No Local, Retain As
     Published and Retain Handling as in the Subscription Options byte."""
-
-    type = SUBSCRIBE
-    _fields = ("packet_id", "topics", "properties")
-
-    def __init__(
-        self, packet_id: int, topics: "List[Tuple[str, int]]", properties: "Optional[Properties]" = None
-    ) -> None:
-        self.packet_id = packet_id
-        self.topics = topics
-        self.properties = properties
+    p = Packet(SUBSCRIBE, packet_id, 0, properties)
+    p.topics = topics
+    return p
 
 
-class SubAck(Packet):
+def Unsubscribe(packet_id: int, topics: "List[str]", properties: "Optional[Properties]" = None) -> Packet:  # noqa: N802
+    p = Packet(UNSUBSCRIBE, packet_id, 0, properties)
+    p.topics = topics
+    return p
+
+
+def SubAck(  # noqa: N802
+    type: int, packet_id: int, reason_codes: "List[int]", properties: "Optional[Properties]" = None
+) -> Packet:
     """SUBACK or UNSUBACK: one reason code per filter."""
-
-    _fields = ("packet_id", "reason_codes", "properties")
-
-    def __init__(
-        self, type: int, packet_id: int, reason_codes: "List[int]", properties: "Optional[Properties]" = None
-    ) -> None:
-        self.type = type
-        self.packet_id = packet_id
-        self.reason_codes = reason_codes
-        self.properties = properties
+    p = Packet(type, packet_id, 0, properties)
+    p.reason_codes = reason_codes
+    return p
 
 
-class Unsubscribe(Packet):
-    type = UNSUBSCRIBE
-    _fields = ("packet_id", "topics", "properties")
-
-    def __init__(self, packet_id: int, topics: "List[str]", properties: "Optional[Properties]" = None) -> None:
-        self.packet_id = packet_id
-        self.topics = topics
-        self.properties = properties
+def Disconnect(reason_code: int = 0, properties: "Optional[Properties]" = None) -> Packet:  # noqa: N802
+    return Packet(DISCONNECT, 0, reason_code, properties)
 
 
-class Disconnect(Packet):
-    type = DISCONNECT
-    _fields = ("reason_code", "properties")
-
-    def __init__(self, reason_code: int = 0, properties: "Optional[Properties]" = None) -> None:
-        self.reason_code = reason_code
-        self.properties = properties
+def Auth(reason_code: int = 0, properties: "Optional[Properties]" = None) -> Packet:  # noqa: N802
+    return Packet(AUTH, 0, reason_code, properties)
 
 
-class Auth(Packet):
-    type = AUTH
-    _fields = ("reason_code", "properties")
-
-    def __init__(self, reason_code: int = 0, properties: "Optional[Properties]" = None) -> None:
-        self.reason_code = reason_code
-        self.properties = properties
-
-
-class Ping(Packet):
-    """PINGREQ or PINGRESP; both have no body, so one instance of each serves."""
-
-    def __init__(self, type: int) -> None:
-        self.type = type
-
-
-PINGREQ_PACKET = Ping(PINGREQ)
-PINGRESP_PACKET = Ping(PINGRESP)
+# PINGREQ and PINGRESP have no body, so one record of each serves.
+PINGREQ_PACKET = Packet(PINGREQ)
+PINGRESP_PACKET = Packet(PINGRESP)
 
 # Subscription Options bits (MQTT 5.0 section 3.8.3.1).
 NO_LOCAL = const(0x04)

@@ -29,7 +29,6 @@ from mq.wire_packets import (
     CONNACK,
     CONNECT,
     DISCONNECT,
-    PACKET_NAMES,
     PINGREQ,
     PINGREQ_PACKET,
     PINGRESP,
@@ -53,6 +52,7 @@ from mq.wire_packets import (
     Subscribe,
     Unsubscribe,
     Will,
+    packet_name,
     subscription_options,
 )
 from mq.wire_props import (
@@ -309,7 +309,7 @@ CASES = [(t, v) for v in (V311, V50) for t in _types(v)]
 
 
 @pytest.mark.parametrize(
-    ("ptype", "version"), CASES, ids=["%s-v%d" % (PACKET_NAMES[t], v) for t, v in CASES]
+    ("ptype", "version"), CASES, ids=["%s-v%d" % (packet_name(t), v) for t, v in CASES]
 )
 @settings(max_examples=50, deadline=None)
 @given(data=st.data())
@@ -417,7 +417,7 @@ def decode_checked(data: bytes, version: int, max_packet: int = MAX_PACKET_SIZE)
         event("ProtocolError 0x%02X" % e.reason_code)
         assert e.reason_code in (0x82, 0x84, 0x90), e
         return None
-    event("None" if pkt is None else "decoded %s" % PACKET_NAMES[pkt.type])
+    event("None" if pkt is None else "decoded %s" % packet_name(pkt.type))
     if pkt is None:
         assert d.size == 0 or d.size > len(data)  # incomplete: the header, or the body
         return None

@@ -75,7 +75,7 @@ def mosquitto() -> Iterator[Mosquitto]:
 
 def own(p: Packet) -> Packet:
     """The decoder reuses one Ack record; take a copy that stays valid."""
-    if isinstance(p, Ack):
+    if 4 <= p.type <= 7:  # PUBACK .. PUBCOMP
         return Ack(p.type, p.packet_id, p.reason_code, p.properties)
     return p
 

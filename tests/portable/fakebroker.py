@@ -45,7 +45,7 @@ class FakeConn:
                         # CONNECT carries its own version; later packets use it.
                         self.version = p.version
                         d.version = p.version
-                    elif isinstance(p, Ack):
+                    elif 4 <= p.type <= 7:  # PUBACK .. PUBCOMP
                         p = Ack(p.type, p.packet_id, p.reason_code, p.properties)
                     return p
             if self.eof:

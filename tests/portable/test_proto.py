@@ -75,7 +75,7 @@ def sent(proto, version=5):
     while pos < len(data):
         p = d.decode(data, pos)
         assert p is not None, data
-        if isinstance(p, Ack):
+        if 4 <= p.type <= 7:  # PUBACK .. PUBCOMP
             p = Ack(p.type, p.packet_id, p.reason_code, p.properties)  # the decoder reuses acks
         out.append(p)
         pos += d.size
