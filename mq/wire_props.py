@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
     UserProps = Union[List[Tuple[str, str]], "dict[str, str]", None]
 
+# The property table below packs each property's packets (bits 0-15), value type
+# (bits 16-18) and value rule (bits 19-20) into one small int.
 _BYTE = const(0)
 _U16 = const(1)
 _U32 = const(2)
@@ -19,9 +21,18 @@ _VARINT = const(3)
 _STR = const(4)
 _BIN = const(5)
 _PAIR = const(6)
+_TBYTE = const(_BYTE << 16)
+_TU16 = const(_U16 << 16)
+_TU32 = const(_U32 << 16)
+_TVARINT = const(_VARINT << 16)
+_TSTR = const(_STR << 16)
+_TBIN = const(_BIN << 16)
+_TPAIR = const(_PAIR << 16)
 
 _NONZERO = const(1)  # a value of 0 is a Protocol Error
 _BOOL = const(2)  # only 0 or 1 are allowed
+_RNONZERO = const(_NONZERO << 19)
+_RBOOL = const(_BOOL << 19)
 
 # Packet types as bits; bit 0 stands for the Will Properties of CONNECT.
 WILL = const(0)
@@ -42,38 +53,49 @@ _AU = const(1 << 15)
 _ACKS = const(_PA | _PREC | _PREL | _PCOMP)
 _ALL = const(_W | _C | _CA | _P | _ACKS | _S | _SA | _U | _UA | _D | _AU)
 
-# (identifier, attribute, type, packets allowed, value rule)
-PROPERTIES = (
-    (0x01, "payload_format", _BYTE, _P | _W, _BOOL),
-    (0x02, "message_expiry", _U32, _P | _W, 0),
-    (0x03, "content_type", _STR, _P | _W, 0),
-    (0x08, "response_topic", _STR, _P | _W, 0),
-    (0x09, "correlation_data", _BIN, _P | _W, 0),
-    (0x0B, "subscription_identifier", _VARINT, _P | _S, _NONZERO),
-    (0x11, "session_expiry_interval", _U32, _C | _CA | _D, 0),
-    (0x12, "assigned_client_identifier", _STR, _CA, 0),
-    (0x13, "server_keep_alive", _U16, _CA, 0),
-    (0x15, "authentication_method", _STR, _C | _CA | _AU, 0),
-    (0x16, "authentication_data", _BIN, _C | _CA | _AU, 0),
-    (0x17, "request_problem_information", _BYTE, _C, _BOOL),
-    (0x18, "will_delay_interval", _U32, _W, 0),
-    (0x19, "request_response_information", _BYTE, _C, _BOOL),
-    (0x1A, "response_information", _STR, _CA, 0),
-    (0x1C, "server_reference", _STR, _CA | _D, 0),
-    (0x1F, "reason_string", _STR, _CA | _ACKS | _SA | _UA | _D | _AU, 0),
-    (0x21, "receive_maximum", _U16, _C | _CA, _NONZERO),
-    (0x22, "topic_alias_maximum", _U16, _C | _CA, 0),
-    (0x23, "topic_alias", _U16, _P, _NONZERO),
-    (0x24, "maximum_qos", _BYTE, _CA, _BOOL),
-    (0x25, "retain_available", _BYTE, _CA, _BOOL),
-    (0x26, "user_properties", _PAIR, _ALL, 0),
-    (0x27, "maximum_packet_size", _U32, _C | _CA, _NONZERO),
-    (0x28, "wildcard_subscription_available", _BYTE, _CA, _BOOL),
-    (0x29, "subscription_identifier_available", _BYTE, _CA, _BOOL),
-    (0x2A, "shared_subscription_available", _BYTE, _CA, _BOOL),
+# The properties in identifier order, as three columns: identifiers, attribute names,
+# and packets | type | rule. A byte string and ints cost no heap of their own, where a
+# tuple per property would be built in the heap at import.
+IDS = b"\x01\x02\x03\x08\x09\x0b\x11\x12\x13\x15\x16\x17\x18\x19\x1a\x1c\x1f\x21\x22\x23\x24\x25\x26\x27\x28\x29\x2a"
+NAMES = (
+    "payload_format", "message_expiry", "content_type", "response_topic", "correlation_data",
+    "subscription_identifier", "session_expiry_interval", "assigned_client_identifier", "server_keep_alive",
+    "authentication_method", "authentication_data", "request_problem_information", "will_delay_interval",
+    "request_response_information", "response_information", "server_reference", "reason_string",
+    "receive_maximum", "topic_alias_maximum", "topic_alias", "maximum_qos", "retain_available",
+    "user_properties", "maximum_packet_size", "wildcard_subscription_available",
+    "subscription_identifier_available", "shared_subscription_available",
 )
-# The row of PROPERTIES, plus 1, of each identifier (0: none): a byte string, which stays
-# in flash where a dict would be built in the heap.
+SPECS = (
+    _P | _W | _TBYTE | _RBOOL,  # 0x01 payload_format
+    _P | _W | _TU32,  # 0x02 message_expiry
+    _P | _W | _TSTR,  # 0x03 content_type
+    _P | _W | _TSTR,  # 0x08 response_topic
+    _P | _W | _TBIN,  # 0x09 correlation_data
+    _P | _S | _TVARINT | _RNONZERO,  # 0x0B subscription_identifier
+    _C | _CA | _D | _TU32,  # 0x11 session_expiry_interval
+    _CA | _TSTR,  # 0x12 assigned_client_identifier
+    _CA | _TU16,  # 0x13 server_keep_alive
+    _C | _CA | _AU | _TSTR,  # 0x15 authentication_method
+    _C | _CA | _AU | _TBIN,  # 0x16 authentication_data
+    _C | _TBYTE | _RBOOL,  # 0x17 request_problem_information
+    _W | _TU32,  # 0x18 will_delay_interval
+    _C | _TBYTE | _RBOOL,  # 0x19 request_response_information
+    _CA | _TSTR,  # 0x1A response_information
+    _CA | _D | _TSTR,  # 0x1C server_reference
+    _CA | _ACKS | _SA | _UA | _D | _AU | _TSTR,  # 0x1F reason_string
+    _C | _CA | _TU16 | _RNONZERO,  # 0x21 receive_maximum
+    _C | _CA | _TU16,  # 0x22 topic_alias_maximum
+    _P | _TU16 | _RNONZERO,  # 0x23 topic_alias
+    _CA | _TBYTE | _RBOOL,  # 0x24 maximum_qos
+    _CA | _TBYTE | _RBOOL,  # 0x25 retain_available
+    _ALL | _TPAIR,  # 0x26 user_properties
+    _C | _CA | _TU32 | _RNONZERO,  # 0x27 maximum_packet_size
+    _CA | _TBYTE | _RBOOL,  # 0x28 wildcard_subscription_available
+    _CA | _TBYTE | _RBOOL,  # 0x29 subscription_identifier_available
+    _CA | _TBYTE | _RBOOL,  # 0x2A shared_subscription_available
+)
+# The row, plus 1, of each identifier (0: none).
 _ROW = (
     b"\x00\x01\x02\x03\x00\x00\x00\x00\x04\x05\x00\x06\x00\x00\x00\x00"  # 0x00..0x0F
     b"\x00\x07\x08\x09\x00\x0a\x0b\x0c\x0d\x0e\x0f\x00\x10\x00\x00\x11"  # 0x10..0x1F
@@ -126,10 +148,7 @@ class Properties:
 
     def __init__(self, **fields: "Any") -> None:
         for name, value in fields.items():
-            for p in PROPERTIES:
-                if p[1] == name:
-                    break
-            else:
+            if name not in NAMES:
                 raise TypeError("unknown property: " + name)
             v = value
             if name == "user_properties":
@@ -158,10 +177,10 @@ class Properties:
 
     def items(self) -> "Iterable[Tuple[str, Any]]":
         """(name, value) of every property that is set, in identifier order."""
-        for p in PROPERTIES:
-            v = getattr(self, p[1])
+        for name in NAMES:
+            v = getattr(self, name)
             if v is not None:
-                yield p[1], v
+                yield name, v
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Properties) and list(self.items()) == list(other.items())
@@ -170,42 +189,46 @@ class Properties:
         return "Properties(%s)" % ", ".join("%s=%r" % kv for kv in self.items())
 
 
-def _check(p: "tuple[int, str, int, int, int]", v: "Any", ptype: int) -> None:
-    if not p[3] & (1 << ptype):
-        raise ValueError("property %s is not allowed in this packet" % p[1])
-    t = p[2]
+def _check(name: str, spec: int, v: "Any", ptype: int) -> None:
+    if not spec & (1 << ptype):
+        raise ValueError("property %s is not allowed in this packet" % name)
+    t = (spec >> 16) & 7
     if t <= _VARINT:
         if not isinstance(v, int) or v < 0 or v > _MAX[t]:
-            raise ValueError("property %s out of range: %r" % (p[1], v))
-        if (p[4] == _NONZERO and v == 0) or (p[4] == _BOOL and v > 1):
-            raise ValueError("property %s has an invalid value: %r" % (p[1], v))
+            raise ValueError("property %s out of range: %r" % (name, v))
+        rule = spec >> 19
+        if (rule == _NONZERO and v == 0) or (rule == _BOOL and v > 1):
+            raise ValueError("property %s has an invalid value: %r" % (name, v))
     elif t == _BIN and not isinstance(v, (bytes, bytearray, memoryview)):
-        raise TypeError("property %s must be bytes" % p[1])
+        raise TypeError("property %s must be bytes" % name)
 
 
 def _encoded(props: "Properties", ptype: int) -> "List[Tuple[int, int, Any]]":
     # (identifier, type, value) with strings encoded, after checking every value.
     out: "List[Tuple[int, int, Any]]" = []
-    for p in PROPERTIES:
-        v = getattr(props, p[1])
+    for i in range(len(IDS)):
+        name = NAMES[i]
+        v = getattr(props, name)
         if v is None:
             continue
-        t = p[2]
+        pid = IDS[i]
+        spec = SPECS[i]
+        t = (spec >> 16) & 7
         if t == _PAIR:
-            if not p[3] & (1 << ptype):
+            if not spec & (1 << ptype):
                 raise ValueError("property user_properties is not allowed in this packet")
             for k, val in v:
-                out.append((p[0], t, (encode_str(k, "user property"), encode_str(val, "user property"))))
-        elif p[0] == 0x0B:
+                out.append((pid, t, (encode_str(k, "user property"), encode_str(val, "user property"))))
+        elif pid == 0x0B:
             ids = v if isinstance(v, (list, tuple)) else (v,)
             if ptype != 3 and len(ids) > 1:
                 raise ValueError("only a PUBLISH may carry several subscription identifiers")
-            for i in ids:
-                _check(p, i, ptype)
-                out.append((p[0], t, i))
+            for n in ids:
+                _check(name, spec, n, ptype)
+                out.append((pid, t, n))
         else:
-            _check(p, v, ptype)
-            out.append((p[0], t, encode_str(v, p[1]) if t == _STR else v))
+            _check(name, spec, v, ptype)
+            out.append((pid, t, encode_str(v, name) if t == _STR else v))
     return out
 
 
@@ -276,11 +299,11 @@ def read_properties(r: "Reader", ptype: int) -> "Optional[Properties]":
         row = _ROW[pid] if pid < len(_ROW) else 0
         if not row:
             raise MalformedPacket("unknown property identifier 0x%02X" % pid)
-        p = PROPERTIES[row - 1]
-        if not p[3] & bit:
-            raise MalformedPacket("property %s is not allowed in this packet" % p[1])
-        t = p[2]
-        name = p[1]
+        spec = SPECS[row - 1]
+        name = NAMES[row - 1]
+        if not spec & bit:
+            raise MalformedPacket("property %s is not allowed in this packet" % name)
+        t = (spec >> 16) & 7
         if t == _PAIR:
             k = r.string()
             v = r.string()
@@ -300,7 +323,8 @@ def read_properties(r: "Reader", ptype: int) -> "Optional[Properties]":
                 val = r.string()
             else:
                 val = r.binary()
-            if (p[4] == _NONZERO and val == 0) or (p[4] == _BOOL and val > 1):
+            rule = spec >> 19
+            if (rule == _NONZERO and val == 0) or (rule == _BOOL and val > 1):
                 raise ProtocolError("property %s has an invalid value %r" % (name, val))
             old = getattr(props, name)
             if pid == 0x0B:

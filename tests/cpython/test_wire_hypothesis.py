@@ -65,11 +65,16 @@ from mq.wire_props import (
     _U16,
     _U32,
     _VARINT,
-    PROPERTIES,
+    IDS,
+    NAMES,
+    SPECS,
     WILL,
     Properties,
 )
 from mq.wire_topic import match_topic, topic_filter_error, topic_name_error
+
+# The property table as rows: (identifier, attribute, type, packets allowed, value rule).
+PROPERTIES = [(IDS[i], NAMES[i], (s >> 16) & 7, s & 0xFFFF, s >> 19) for i, s in enumerate(SPECS)]
 
 V311 = 4
 V50 = 5
