@@ -11,16 +11,6 @@ if TYPE_CHECKING:
 
     Dialer = Callable[[str, str], Awaitable[Tuple[Any, Any]]]
 
-# scheme: (default port, TLS)
-SCHEMES = {
-    "tcp": (1883, False),
-    "mqtt": (1883, False),
-    "tls": (8883, True),
-    "ssl": (8883, True),
-    "mqtts": (8883, True),
-}
-
-
 class ServerURL:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -31,8 +21,9 @@ class ServerURL:
         rest = rest.split("/", 1)[0]
         if "@" in rest:
             raise ValueError("put credentials in username= and password=, not in the URL")
-        default = SCHEMES.get(self.scheme, (1883, False))
-        self.tls = default[1]
+        # tls, ssl and mqtts: TLS on port 8883 by default; tcp, mqtt (and a dialer's own
+        # schemes): port 1883. No table: a dict would be built in the heap at import.
+        self.tls = self.scheme in ("tls", "ssl", "mqtts")
         if rest.startswith("["):  # [IPv6]:port
             end = rest.find("]")
             if end < 0:
@@ -45,7 +36,7 @@ class ServerURL:
         if not self.host:
             raise ValueError("no host in server address: " + url)
         try:
-            self.port = int(port) if port else default[0]
+            self.port = int(port) if port else (8883 if self.tls else 1883)
         except ValueError:
             raise ValueError("bad port in server address: " + url) from None
 
