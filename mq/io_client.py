@@ -23,7 +23,7 @@ from ._compat import (
     stream_socket,
     ticks_ms,
 )
-from .codes import CLIENT_DISCONNECT_CODES, V50, V311, V311_CONNACK_RETURN_CODES, reason_name
+from .codes import CLIENT_DISCONNECT_CODES, V311_CONNACK_RETURN_CODES, reason_name
 from .errors import (
     ClientDisconnected,
     ConnectionRefused,
@@ -55,8 +55,12 @@ if TYPE_CHECKING:
 QOS0_DROP = 0
 QOS0_BLOCK = 1
 
-_PUBLISH = 3
-_SUBACK = 9
+# Protocol versions and packet types: constants folded into the code, where imported
+# names would be looked up.
+_V311 = const(4)
+_V50 = const(5)
+_PUBLISH = const(3)
+_SUBACK = const(9)
 
 
 class ServerCapabilities:
@@ -127,7 +131,7 @@ class Client:
         client_id: str = "",
         username: "Optional[str]" = None,
         password: "Optional[Union[str, bytes]]" = None,
-        protocol: int = V50,
+        protocol: int = _V50,
         auto_protocol: bool = True,
         keepalive: int = 60,
         connect_timeout: float = 30.0,
@@ -171,11 +175,11 @@ class Client:
             raise ValueError("no server given")
         self._servers = [ServerURL(s) for s in servers]
         self._server_index = 0
-        if protocol not in (V311, V50):
+        if protocol not in (_V311, _V50):
             raise ValueError("protocol must be mq.V50 or mq.V311")
         if not 0 < max_inflight <= 65535:
             raise ValueError("max_inflight must be 1 to 65535")
-        if clean_start is False and not client_id and protocol == V311:
+        if clean_start is False and not client_id and protocol == _V311:
             raise ValueError("a persistent session (clean_start=False) needs a client_id")
         self.client_id = client_id
         self._username = username
@@ -352,7 +356,7 @@ class Client:
         if m > self._max_payload:
             raise ValueError("payload of %d bytes exceeds max_payload=%d" % (m, self._max_payload))
         props = None
-        if self.protocol == V50 and (
+        if self.protocol == _V50 and (
             properties is not None or content_type is not None or user_properties is not None
             or message_expiry is not None or response_topic is not None or correlation_data is not None
             or payload_format is not None
@@ -484,7 +488,7 @@ class Client:
         self._closing = True
         link = self._link
         if link is not None and not link.closed:
-            self.proto.disconnect(reason, properties if self.protocol == V50 else None, ticks_ms())
+            self.proto.disconnect(reason, properties if self.protocol == _V50 else None, ticks_ms())
             try:
                 self._write(link)
                 await asyncio.wait_for(link.writer.drain(), timeout)
@@ -512,7 +516,7 @@ class Client:
         ValueError without an authenticator or on MQTT 3.1.1."""
         tok = self._reauth
         if tok is None:
-            if self.proto.auth is None or self.protocol != V50:
+            if self.proto.auth is None or self.protocol != _V50:
                 raise ValueError("reauthenticate() needs MQTT 5.0 and an authenticator")
             if not self.is_connected:
                 raise ClientDisconnected("not connected")
@@ -556,14 +560,14 @@ class Client:
             await self._connect_timed(server)
         except ConnectionRefused as e:
             # v5 first; a server that does not speak it gets 3.1.1 (and we keep that).
-            if e.reason_code == 0x84 and self.protocol == V50 and self._auto_protocol:
+            if e.reason_code == 0x84 and self.protocol == _V50 and self._auto_protocol:
                 if not self.client_id and not self._clean_start:
                     # MQTT-3.1.3-7: 3.1.1 assigns no identifier to a persistent session.
                     raise ConnectionRefused(
                         "%s speaks only MQTT 3.1.1, which needs a client_id for clean_start=False" % server, 0x84
                     ) from None
                 self._log.info("%s refused MQTT 5.0, trying 3.1.1", server)
-                self.protocol = V311
+                self.protocol = _V311
                 await self._connect_timed(server)
             else:
                 raise
@@ -581,7 +585,7 @@ class Client:
             raise
 
     def _connect_packet(self) -> Connect:
-        v5 = self.protocol == V50
+        v5 = self.protocol == _V50
         props = None
         will = self._will
         if v5:
@@ -633,7 +637,7 @@ class Client:
             raise handshake_error(server, self._ssl, self._dialer, self._handshake_error)
         if c.reason_code:
             code = c.reason_code
-            if self.protocol == V311:
+            if self.protocol == _V311:
                 code = V311_CONNACK_RETURN_CODES[code] if code < 6 else 0x80
             props = c.properties
             self._close_link(link)
@@ -669,7 +673,7 @@ class Client:
                 self.session_expiry_interval = self._session_expiry or 0
             if props.server_reference:
                 self._redirect(props.server_reference)
-        elif self.protocol == V311:
+        elif self.protocol == _V311:
             self.session_expiry_interval = 0 if self._clean_start else 0xFFFFFFFF
         # Subscriptions the server does not hold (no session) are made again.
         if not c.session_present:
@@ -1170,7 +1174,7 @@ class Client:
         return p
 
     def _sub_props(self, sub: Subscription) -> "Optional[Properties]":
-        if self.protocol != V50:
+        if self.protocol != _V50:
             return None
         if not self.server_capabilities.subscription_id_available:
             sub.auto_id = None

@@ -7,21 +7,6 @@ every field a caller could get wrong.
 
 from ._compat import const
 from .wire_buf import encode_str, put_bin, put_u16, put_varint, varint_size
-from .wire_packets import (
-    AUTH,
-    CONNACK,
-    CONNECT,
-    DISCONNECT,
-    PINGREQ,
-    PINGRESP,
-    PUBACK,
-    PUBCOMP,
-    PUBLISH,
-    SUBACK,
-    SUBSCRIBE,
-    UNSUBACK,
-    UNSUBSCRIBE,
-)
 from .wire_props import NO_PROPERTIES, WILL, EncodedProperties
 from .wire_topic import check_topic_filter, check_topic_name
 
@@ -33,7 +18,22 @@ if TYPE_CHECKING:
     from .wire_packets import Packet
 
 _V50 = const(5)
+# Packet types (wire_packets has them public; as private constants here they are
+# folded into the code, not looked up)
+_CONNECT = const(1)
+_CONNACK = const(2)
+_PUBLISH = const(3)
+_PUBACK = const(4)
 _PUBREL = const(6)
+_PUBCOMP = const(7)
+_SUBSCRIBE = const(8)
+_SUBACK = const(9)
+_UNSUBSCRIBE = const(10)
+_UNSUBACK = const(11)
+_PINGREQ = const(12)
+_PINGRESP = const(13)
+_DISCONNECT = const(14)
+_AUTH = const(15)
 
 
 def packet_size(remaining: int) -> int:
@@ -196,7 +196,7 @@ def encode(packet: "Packet", version: int, buf: "Buffer", pos: int = 0) -> int:
     size needed when it does not fit. Raise ValueError/TypeError for invalid fields."""
     t = packet.type
     p: "Any" = packet
-    if t == PUBLISH:
+    if t == _PUBLISH:
         _check_qos(p.qos)
         topic = encode_str(p.topic, "topic")
         alias = p.properties.topic_alias if p.properties is not None else None
@@ -206,28 +206,28 @@ def encode(packet: "Packet", version: int, buf: "Buffer", pos: int = 0) -> int:
             _check_packet_id(p.packet_id)
         elif p.dup:
             raise ValueError("DUP must be 0 for QoS 0")
-        props = _props(version, p.properties, PUBLISH)
+        props = _props(version, p.properties, _PUBLISH)
         return encode_publish(
             buf, pos, version, topic, p.payload, p.qos, p.retain, p.dup, p.packet_id,
             props if props.length else None,
         )
-    if PUBACK <= t <= PUBCOMP:
+    if _PUBACK <= t <= _PUBCOMP:
         _check_packet_id(p.packet_id)
         _check_code(p.reason_code)
         props = _props(version, p.properties, t)
         return encode_ack(
             buf, pos, version, t, p.packet_id, p.reason_code, props if props.length else None
         )
-    if t == PINGREQ or t == PINGRESP:
+    if t == _PINGREQ or t == _PINGRESP:
         if pos + 2 > len(buf):
             return -2
         buf[pos] = t << 4
         buf[pos + 1] = 0
         return pos + 2
-    if t == CONNECT:
+    if t == _CONNECT:
         return _connect(buf, pos, p)
-    if t == CONNACK:
-        props = _props(version, p.properties, CONNACK)
+    if t == _CONNACK:
+        props = _props(version, p.properties, _CONNACK)
         n = 2 + (props.size if version == _V50 else 0)
         if pos + packet_size(n) > len(buf):
             return -packet_size(n)
@@ -236,13 +236,13 @@ def encode(packet: "Packet", version: int, buf: "Buffer", pos: int = 0) -> int:
         buf[pos + 1] = p.reason_code
         pos += 2
         return props.write(buf, pos) if version == _V50 else pos
-    if t == SUBSCRIBE or t == UNSUBSCRIBE:
+    if t == _SUBSCRIBE or t == _UNSUBSCRIBE:
         return _subscribe(buf, pos, version, p)
-    if t == SUBACK or t == UNSUBACK:
+    if t == _SUBACK or t == _UNSUBACK:
         _check_packet_id(p.packet_id)
         props = _props(version, p.properties, t)
-        codes = p.reason_codes if (version == _V50 or t == SUBACK) else ()
-        if not codes and (version == _V50 or t == SUBACK):
+        codes = p.reason_codes if (version == _V50 or t == _SUBACK) else ()
+        if not codes and (version == _V50 or t == _SUBACK):
             raise ValueError("an acknowledgement needs one reason code per filter")
         n = 2 + len(codes) + (props.size if version == _V50 else 0)
         if pos + packet_size(n) > len(buf):
@@ -254,9 +254,9 @@ def encode(packet: "Packet", version: int, buf: "Buffer", pos: int = 0) -> int:
             buf[pos] = c
             pos += 1
         return pos
-    if t == DISCONNECT or t == AUTH:
+    if t == _DISCONNECT or t == _AUTH:
         if version != _V50:
-            if t == AUTH:
+            if t == _AUTH:
                 raise ValueError("AUTH exists only in MQTT 5.0")
             n = 0
         else:
@@ -284,7 +284,7 @@ def _subscribe(buf: "Buffer", pos: int, version: int, p: "Any") -> int:
     items: "List[Any]" = []
     n = 2 + (props.size if version == _V50 else 0)
     for item in p.topics:
-        if t == SUBSCRIBE:
+        if t == _SUBSCRIBE:
             flt, opts = item
             _check_qos(opts & 3)
             if version != _V50:
@@ -319,7 +319,7 @@ def _connect(buf: "Buffer", pos: int, p: "Any") -> int:
         raise ValueError("protocol version must be 4 (3.1.1) or 5 (5.0)")
     if not 0 <= p.keepalive <= 65535:
         raise ValueError("keepalive must be 0..65535 seconds")
-    props = _props(version, p.properties, CONNECT)
+    props = _props(version, p.properties, _CONNECT)
     cid = encode_str(p.client_id, "client identifier")
     flags = 2 if p.clean_start else 0
     n = 10 + 2 + len(cid) + (props.size if version == _V50 else 0)
