@@ -51,10 +51,10 @@ def packet_name(t: int) -> str:
 
 
 class Packet:
-    """The record of every packet but CONNECT and PUBLISH. Its type says which of the
-    fields below it has; the functions named after the packets (below) make them. One
-    class for eleven packets: on MicroPython a class costs about 250 bytes of heap, a
-    function 100."""
+    """The record of every packet but CONNECT and PUBLISH, and the base of theirs (and
+    the Will's) for equality and repr. Its type says which of the fields below it has;
+    the functions named after the packets (below) make them. One class for eleven
+    packets: on MicroPython a class costs about 250 bytes of heap, a function 100."""
 
     packet_id = 0
     reason_code = 0
