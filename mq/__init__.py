@@ -1,17 +1,7 @@
 """mq: an MQTT 5.0 and 3.1.1 client for CPython, MicroPython and CircuitPython."""
 
 from .codes import AT_LEAST_ONCE, AT_MOST_ONCE, EXACTLY_ONCE, V50, V311, reason_name
-from .errors import (
-    ClientDisconnected,
-    ConnectionRefused,
-    DisconnectError,
-    KeepAliveTimeout,
-    MalformedPacket,
-    MQTTError,
-    PacketTooLarge,
-    ProtocolError,
-    SubscriptionFailed,
-)
+from .errors import ClientDisconnected, ConnectionRefused, MalformedPacket, MQTTError, ProtocolError
 from .io_client import QOS0_BLOCK, QOS0_DROP, Client, ServerCapabilities, dial
 from .io_token import DROPPED, Token
 from .proto_conn import LIMIT_IGNORE, LIMIT_STRICT
@@ -23,6 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .auth import Authenticator
     from .auth_scram import ScramSHA256
+    from .errors_rare import DisconnectError, KeepAliveTimeout, PacketTooLarge, SubscriptionFailed
     from .errors_refused import (
         BadUsernameOrPassword,
         IdentifierRejected,
@@ -43,6 +34,10 @@ _LAZY = {
     "Authenticator": "auth",
     "ScramSHA256": "auth_scram",
     "ReasonCode": "reasons",
+    "DisconnectError": "errors_rare",
+    "KeepAliveTimeout": "errors_rare",
+    "PacketTooLarge": "errors_rare",
+    "SubscriptionFailed": "errors_rare",
     "BadUsernameOrPassword": "errors_refused",
     "IdentifierRejected": "errors_refused",
     "NotAuthorized": "errors_refused",

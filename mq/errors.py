@@ -1,15 +1,12 @@
 """The exceptions of mq. Each carries the MQTT reason code that describes it.
 
 Errors the peer causes are MQTTError subclasses; errors the caller causes
-(an invalid topic, a payload too large) are ValueError or TypeError.
+(an invalid topic, a payload too large) are ValueError or TypeError. Those that a
+working session never raises are in ``errors_rare`` and ``errors_refused``, loaded
+with the first of them: on MicroPython each class costs some 400 bytes of heap.
 """
 
-from ._compat import const
 from .codes import reason_name
-
-TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
-if TYPE_CHECKING:
-    from .wire_props import Properties
 
 
 class MQTTError(Exception):
@@ -40,24 +37,8 @@ class ProtocolError(MQTTError):
     default_code = 0x82
 
 
-class PacketTooLarge(ProtocolError):
-    """A packet exceeds the maximum packet size (0x95)."""
-
-    default_code = 0x95
-
-
-class KeepAliveTimeout(MQTTError):
-    """The server did not answer PINGREQ in time: the connection is dead (0x8D)."""
-
-    default_code = 0x8D
-
-
 class ConnectionRefused(MQTTError):
     """The server answered CONNECT with a failure reason code."""
-
-
-class SubscriptionFailed(MQTTError):
-    """The server refused a subscription filter (SUBACK code >= 0x80)."""
 
 
 class ClientDisconnected(MQTTError):
@@ -67,17 +48,3 @@ class ClientDisconnected(MQTTError):
 
     def __init__(self, message: str = "client disconnected", reason_code: int = 0x00) -> None:
         super().__init__(message, reason_code)
-
-
-class DisconnectError(MQTTError):
-    """The server sent DISCONNECT; its v5 properties are kept here."""
-
-    def __init__(self, reason_code: int, properties: "Properties | None" = None) -> None:
-        rs = properties.reason_string if properties is not None else None
-        super().__init__("server disconnected: " + reason_name(reason_code), reason_code, rs)
-        self.properties = properties
-        self.server_reference = properties.server_reference if properties is not None else None
-        self.session_expiry_interval = (
-            properties.session_expiry_interval if properties is not None else None
-        )
-        self.user_properties = properties.user_properties if properties is not None else None

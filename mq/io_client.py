@@ -24,13 +24,7 @@ from ._compat import (
     ticks_ms,
 )
 from .codes import CLIENT_DISCONNECT_CODES, V311_CONNACK_RETURN_CODES, reason_name
-from .errors import (
-    ClientDisconnected,
-    ConnectionRefused,
-    DisconnectError,
-    MQTTError,
-    SubscriptionFailed,
-)
+from .errors import ClientDisconnected, ConnectionRefused, MQTTError
 from .io_subs import Subscription, Subscriptions
 from .io_token import DONE, DROPPED, Token, paused_readers
 from .io_token import waiting as token_waiting
@@ -1085,6 +1079,8 @@ class Client:
                 if self._subs.get(sub.topic_filter) is sub:
                     self._subs.remove(sub.topic_filter)
                 what = "subscription to %s refused: %s" % (sub.topic_filter, reason_name(code))
+                from .errors_rare import SubscriptionFailed
+
                 err = SubscriptionFailed(what, code, props.reason_string if props is not None else None)
                 if tok is None:
                     self._log.warning("%s", err)
@@ -1110,6 +1106,8 @@ class Client:
         props = packet.properties
         if props is not None and props.server_reference:
             self._redirect(props.server_reference)
+        from .errors_rare import DisconnectError
+
         self._lost_error = DisconnectError(packet.reason_code, props)
         link = self._link
         if link is not None:

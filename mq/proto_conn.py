@@ -9,7 +9,7 @@ driver. It never blocks, never reads a clock and never touches a socket.
 
 from ._compat import const, ticks_diff
 from .codes import V50
-from .errors import KeepAliveTimeout, MQTTError, ProtocolError
+from .errors import MQTTError, ProtocolError
 from .proto_output import Output
 from .proto_session import QUEUED, RELEASED, SENT, OutPublish, OutRequest, Session
 from .wire_decode import MAX_PACKET_SIZE, Decoder
@@ -654,6 +654,8 @@ class Protocol:
         if self.ping_sent >= 0:
             if ticks_diff(now, self.ping_sent) >= ka:
                 self.state = CLOSED
+                from .errors_rare import KeepAliveTimeout
+
                 raise KeepAliveTimeout("no PINGRESP within %d ms" % ka)
         elif ticks_diff(now, self.last_sent) >= ka or ticks_diff(now, self.last_recv) >= ka:
             self._send_raw(encode_bytes(PINGREQ_PACKET, self.version), now)

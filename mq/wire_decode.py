@@ -18,7 +18,7 @@ from .codes import (
     V50,
     V311_SUBACK_CODES,
 )
-from .errors import MalformedPacket, PacketTooLarge, ProtocolError
+from .errors import MalformedPacket, ProtocolError
 from .wire_buf import Reader
 from .wire_packets import (
     PINGREQ_PACKET,
@@ -126,6 +126,8 @@ class Decoder:
                 raise MalformedPacket("remaining length longer than 4 bytes")
         size = i - pos + n
         if size > self.max_packet:
+            from .errors_rare import PacketTooLarge
+
             raise PacketTooLarge("packet of %d bytes exceeds the limit of %d" % (size, self.max_packet))
         self.first = first
         self.length = n

@@ -20,7 +20,8 @@ from mq.codes import (
     UNSUBACK_CODES,
     V311_SUBACK_CODES,
 )
-from mq.errors import MalformedPacket, PacketTooLarge, ProtocolError
+from mq.errors import MalformedPacket, ProtocolError
+from mq.errors_rare import PacketTooLarge
 from mq.wire_buf import Reader
 from mq.wire_decode import MAX_PACKET_SIZE, Decoder
 from mq.wire_encode import encode, encode_bytes

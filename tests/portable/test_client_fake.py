@@ -9,7 +9,7 @@ from support import araises, run
 
 import mq
 from mq._compat import ticks_diff, ticks_ms
-from mq.errors import KeepAliveTimeout
+from mq.errors_rare import KeepAliveTimeout
 from mq.wire_packets import (
     CONNECT,
     DISCONNECT,

@@ -79,7 +79,7 @@ async def _modules():
     assert "mq.io_client" in loaded and "mq.wire_encode" in loaded, loaded
     optional_modules = (
         "store", "io_session", "auth", "reasons", "io_request", "io_intercept", "io_tls",
-        "proto_alias", "errors_refused",
+        "proto_alias", "errors_refused", "errors_rare",
     )
     for optional in ["mq." + m for m in optional_modules]:
         assert optional not in loaded, (optional, loaded)

@@ -2,7 +2,8 @@
 
 from support import raises, unhex
 
-from mq.errors import KeepAliveTimeout, PacketTooLarge, ProtocolError
+from mq.errors import ProtocolError
+from mq.errors_rare import KeepAliveTimeout, PacketTooLarge
 from mq.proto_conn import CLOSED, CONNECTED, LIMIT_STRICT, Protocol
 from mq.proto_listener import Listener
 from mq.proto_session import OutPublish, OutRequest

@@ -2,7 +2,8 @@
 
 from support import raises, unhex
 
-from mq.errors import MalformedPacket, PacketTooLarge, ProtocolError
+from mq.errors import MalformedPacket, ProtocolError
+from mq.errors_rare import PacketTooLarge
 from mq.wire_buf import Reader, put_varint
 from mq.wire_decode import Decoder
 from mq.wire_encode import encode_bytes
