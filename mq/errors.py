@@ -1,9 +1,9 @@
 """The exceptions of mq. Each carries the MQTT reason code that describes it.
 
 Errors the peer causes are MQTTError subclasses; errors the caller causes
-(an invalid topic, a payload too large) are ValueError or TypeError. Those that a
-working session never raises are in ``errors_rare`` and ``errors_refused``, loaded
-with the first of them: on MicroPython each class costs some 400 bytes of heap.
+(an invalid topic, a payload too large) are ValueError or TypeError. The rarer ones
+are in ``errors_rare`` and ``errors_refused``, loaded with the first of them: on
+MicroPython each class costs some 400 bytes of heap.
 """
 
 from .codes import reason_name

@@ -1,7 +1,7 @@
-"""The exceptions a working session never raises: a packet over the size limit, a
-keepalive timeout, a refused subscription, the server's DISCONNECT. Loaded with the
-first of them (or when the application names one, through the package's lazy names):
-a client that connects and publishes does not pay for them in heap."""
+"""The exceptions of failures a healthy session does not meet: a packet over the size
+limit, a keepalive timeout, a refused subscription, the server's DISCONNECT. Loaded
+with the first of them (or when the application names one, through the package's lazy
+names): a client that connects and publishes does not pay for them in heap."""
 
 from ._compat import const
 from .codes import reason_name
