@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     Dialer = Callable[[str, str], Awaitable[Tuple[Any, Any]]]
 
+
 class ServerURL:
     def __init__(self, url: str) -> None:
         self.url = url
