@@ -17,12 +17,15 @@ Each round runs every client once per combination, one after the other, so the r
 to paho-mqtt and to the raw-socket ceiling (``raw_blaster``) are taken pair by pair
 within a round; the tables give the median over the rounds. Writes
 ``bench/results.json``, the generated section of ``bench/RESULTS.md`` and
-``bench/throughput.png``.
+``bench/throughput.png``. Then ``bench/mp_memory.py`` measures the MicroPython heap,
+allocation and size figures (``bench/mp_report.py`` reports them; the quick mode for mq
+alone).
 """
 
 import argparse
 import contextlib
 import datetime
+import functools
 import json
 import os
 import platform
@@ -41,6 +44,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(CLIENTS_DIR))
 
+import mp_report  # noqa: E402
 from brokers import Mosquitto  # noqa: E402
 from subscriber import Subscriber  # noqa: E402
 
@@ -603,7 +607,8 @@ def results_section(data: dict) -> str:
         "## Throughput and latency against Mosquitto (`bench/run.py`)",
         "",
         "One command sets up the extras (`pip install -e .[bench]`, the MicroPython peers) and runs",
-        "the driver; the quick mode takes under two minutes, the full one about ten:",
+        "the driver, then `bench/mp_memory.py` for the MicroPython memory figures; the quick mode",
+        "takes under two minutes, the full one about twenty:",
         "",
         "    " + COMMANDS["quick"],
         "    " + COMMANDS["full"],
@@ -663,6 +668,7 @@ def results_section(data: dict) -> str:
             lines += [""] + ["Note: %s." % n for n in run["notes"]]
         lines += tables(run)
         lines.append("")
+        lines += mp_report.section(run, functools.partial(paired_ratio, index(run["results"])))
     if (BENCH / "throughput.png").exists():
         lines += ["![publish and end-to-end rate per client](throughput.png)", "",
                   "The chart shows the %s mode." % data.get("chart_mode", "full"), ""]
@@ -763,6 +769,8 @@ def main() -> None:
     run = run_plan(mode, plan, clients, runs)
     run["mosquitto"] = info["mosquitto"]
     run["summary"] = summarise(run)
+    if any(c.startswith("mp_") for c in run["clients"]):
+        run["mp_memory"] = mp_report.measure(mode)
     print("\n".join(tables(run)))
     log("%s mode: %.0f s" % (mode, run["elapsed_seconds"]))
     if a.no_write:

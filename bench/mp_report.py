@@ -1,0 +1,134 @@
+"""The MicroPython part of bench/RESULTS.md: bench/mp_memory.py's figures (heap, bytes
+allocated per operation, .mpy size, smallest heap) and mq on the unix port against the
+issue's targets, from those figures and from the run's mp_* clients.
+
+bench/run.py calls ``measure()`` after the throughput rounds (the quick mode measures mq
+alone, the full mode its peers too) and ``section()`` when it writes RESULTS.md;
+bench/MP_RESULTS.md holds the analysis behind these numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+COMMANDS = {
+    "quick": ".venv/bin/python bench/mp_memory.py --quick   # mq only, from .mpy and ROMFS",
+    "full": ".venv/bin/python bench/mp_memory.py           # and the peers, and from .py",
+}
+
+
+def measure(mode: str) -> "list[dict[str, Any]] | None":
+    """Run bench/mp_memory.py (its own Mosquitto; quick: seconds, full: minutes); its
+    figures, or None if it failed."""
+    with tempfile.TemporaryDirectory(prefix="mq-bench-") as tmp:
+        out = Path(tmp) / "mp_memory.json"
+        cmd = [sys.executable, str(BENCH / "mp_memory.py"), "--json", str(out)]
+        if mode == "quick":
+            cmd.append("--quick")
+        proc = subprocess.run(cmd, cwd=BENCH.parent)
+        if proc.returncode != 0 or not out.exists():
+            print("bench: mp_memory.py failed (exit %d); no memory figures" % proc.returncode, file=sys.stderr)
+            return None
+        figures: list[dict[str, Any]] = json.loads(out.read_text())
+        return figures
+
+
+def _find(figures: "list[dict[str, Any]]", figure: str, **match: Any) -> "dict[str, Any] | None":
+    for f in figures:
+        if f.get("figure") == figure and all(f.get(k) == v for k, v in match.items()) and "error" not in f:
+            return f
+    return None
+
+
+def targets(run: "dict[str, Any]", figures: "list[dict[str, Any]]",
+            ratio: Any) -> "list[tuple[str, str, str]]":
+    """(target, measured, met) for mq on the unix port. ratio is run.py's paired_ratio
+    over the run's results: ratio(client, base, mode, qos, size, field)."""
+    summ = {(r["client"], r["mode"], r["qos"], r["size"]): r for r in run["summary"]}
+    sizes = run["plan"]["sizes"]
+    out: list[tuple[str, str, str]] = []
+
+    def yes(ok: "bool | None") -> str:
+        return "n/a" if ok is None else ("yes" if ok else "**no**")
+
+    def rate(qos: int, size: int) -> "float | None":
+        r = summ.get(("mp_mq", "publish", qos, size))
+        return r["rate"] if r else None
+
+    def label(size: int) -> str:
+        return "%d B" % size if size < 1024 else "%d KiB" % (size // 1024)
+
+    v = [ratio("mp_mq", "mp_mqtt_as", "publish", 0, s, "rate") for s in sizes]
+    c = [ratio("mp_mq", "raw_blaster", "publish", 0, s, "rate") for s in sizes]
+    out.append(("QoS 0 publish rate ≥ 2x mqtt_as (%s)" % " / ".join(label(s) for s in sizes),
+                "%s mqtt_as (mq at %s of the raw ceiling; with the subscriber, see MP_RESULTS.md for"
+                " client and broker alone)" % (" / ".join("%.2fx" % x if x else "-" for x in v),
+                                                 " / ".join("%.2fx" % x if x else "-" for x in c)),
+                yes(None if None in v else all(x >= 2 for x in v))))
+    for qos, bound in ((1, 10000), (2, 5000)):
+        r = [rate(qos, s) for s in sizes]
+        out.append(("pipelined QoS %d ≥ %s msg/s" % (qos, format(bound, ",")),
+                    " / ".join("%s msg/s" % format(round(x), ",") if x else "-" for x in r),
+                    yes(None if None in r else all(x >= bound for x in r))))
+    lat = summ.get(("mp_mq", "latency", 1, run["plan"]["latency_size"]))
+    if lat and lat["p50_ms"]:
+        out.append(("QoS 1 round trip p50 < 1 ms", "%.3f ms (p99 %.3f ms)" % (lat["p50_ms"], lat["p99_ms"]),
+                    yes(lat["p50_ms"] < 1)))
+    a = _find(figures, "alloc", lib="mq5", op="pub0")
+    if a:
+        out.append(("≤ 64 B per steady-state QoS 0 publish", "%g B (.mpy, 1000 publishes of 32 B)" % a["per_op"],
+                    yes(a["per_op"] <= 64)))
+    heaps = {src: _find(figures, "heap", lib="mq5", source=src) for src in ("mpy", "romfs")}
+    peer = _find(figures, "heap", lib="mqtt_as", source="mpy")
+    if heaps["mpy"] and heaps["romfs"]:
+        out.append(("heap after import + connect ≤ 20 KB", "%.1f KB from .mpy, %.1f KB from ROMFS%s" % (
+            heaps["mpy"]["heap"] / 1000, heaps["romfs"]["heap"] / 1000,
+            " (mqtt_async: %.1f KB from .mpy)" % (peer["heap"] / 1000) if peer else ""),
+            yes(min(heaps["mpy"]["heap"], heaps["romfs"]["heap"]) <= 20000)))
+    m = _find(figures, "mpy", lib="mq")
+    if m:
+        out.append(("core .mpy ≤ 16 KB", "%.1f KB (%d modules; all of mq: %.1f KB)" % (
+            m["core"] / 1000, len(m["core_modules"]), m["total"] / 1000), yes(m["core"] <= 16000)))
+    mins = {src: _find(figures, "minheap", lib="mq5", source=src) for src in ("mpy", "romfs")}
+    if mins["mpy"] and mins["romfs"] and mins["mpy"]["kib"] and mins["romfs"]["kib"]:
+        out.append(("a QoS 0/1/2 session in a 48 KiB heap", "%d KiB from .mpy; %.1f KiB beside a ROMFS image" % (
+            mins["mpy"]["kib"], mins["romfs"]["kib_beyond_image"]),
+            yes(min(mins["mpy"]["kib"], mins["romfs"]["kib_beyond_image"]) <= 48)))
+    return out
+
+
+def section(run: "dict[str, Any]", ratio: Any) -> "list[str]":
+    """RESULTS.md lines for a run: its memory tables and mq's MicroPython targets."""
+    figures = run.get("mp_memory")
+    if not figures:
+        return []
+    from mp_memory import tables
+
+    lines = [
+        "**MicroPython unix port: memory** (`bench/mp_memory.py`, run by this mode; the method is in",
+        "MP_RESULTS.md)",
+        "",
+        "    " + COMMANDS[run["mode"]],
+        "",
+        "mq5 / mq311: mq speaking MQTT 5.0 / 3.1.1; mqtt_as: `mqtt_async`, the mqtt_as API as",
+        "PyPI ships it. Heap: `gc.mem_alloc()` after import (asyncio included) and connect,",
+        "less the probe's own; per operation: the delta over 1000 operations with the",
+        "collector off; smallest heap: the least `-X heapsize` at which connect, subscribe,",
+        "publish at QoS 0/1/2 to ourselves and disconnect work. The unix port is 64-bit.",
+        "",
+        tables(figures),
+        "",
+    ]
+    rows = targets(run, figures, ratio)
+    if rows:
+        lines += ["**mq on the MicroPython unix port against the targets** (rates from this mode's"
+                  " rounds above)", "", "| target | measured | met |", "|---|---|---|"]
+        lines += ["| %s | %s | %s |" % row for row in rows]
+        lines.append("")
+    return lines
