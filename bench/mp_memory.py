@@ -334,7 +334,8 @@ def tables(figures: list[dict[str, Any]]) -> str:
     out += ["", "| client | op | bytes allocated per op |", "|---|---|---|"]
     for f in figures:
         if f["figure"] == "alloc":
-            out.append("| %s | %s | %s |" % (f["lib"], f.get("op", "?"), f.get("per_op", f.get("error"))))
+            per_op = "%.0f B" % f["per_op"] if "per_op" in f else "error: %s" % f.get("error")
+            out.append("| %s | %s | %s |" % (f["lib"], f.get("op", "?"), per_op))
     out += ["", "| .mpy (-O%d) | total | core | ROMFS image |" % OPT, "|---|---|---|---|"]
     for f in figures:
         if f["figure"] == "mpy":
