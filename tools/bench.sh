@@ -1,6 +1,7 @@
 #!/bin/sh
 # The benchmarks: installs the `bench` extra (paho-mqtt, gmqtt, aiomqtt, matplotlib) and
-# the MicroPython peers, then runs bench/run.py, which starts its own Mosquitto and
+# the MicroPython peers, then runs bench/run.py, which starts its own Mosquitto, runs
+# the clients and then bench/mp_memory.py (the MicroPython heap and .mpy figures), and
 # rewrites bench/results.json, bench/RESULTS.md and bench/throughput.png.
 #   sh tools/bench.sh [--quick|--full] [--clients a,b] [--runs N]
 set -eu
