@@ -256,7 +256,8 @@ class Protocol:
                 e.dup = False
             resend.append(e)
         if resend:
-            s.queue = resend + [e for e in s.queue if e.state == QUEUED and e not in resend]
+            again = set(resend)  # (a list would make this quadratic in a long queue)
+            s.queue = resend + [e for e in s.queue if e.state == QUEUED and e not in again]
 
     # -- input ---------------------------------------------------------------
 
@@ -548,10 +549,21 @@ class Protocol:
             self._send_request(self.requests.pop(0), now)
         out = self.out
         limit = self.out_limit
-        while q and self.quota > 0 and (self.state == CONNECTED or self._early) and out.n + out.extra_bytes < limit:
-            e = q.pop(0)
-            if isinstance(e, OutPublish):
-                self._send_publish(e, now)
+        # Taken from the front by index and cut off once: pop(0) per message moves the
+        # whole list each time, and a queue held back by a slow server runs long.
+        i = 0
+        try:
+            while (
+                i < len(q) and self.quota > 0 and (self.state == CONNECTED or self._early)
+                and out.n + out.extra_bytes < limit
+            ):
+                e = q[i]
+                i += 1
+                if isinstance(e, OutPublish):
+                    self._send_publish(e, now)
+        finally:
+            if i:
+                del q[:i]
 
     def pump(self, now: int) -> None:
         """Encode more of the queue, after the driver took what was waiting."""

@@ -272,6 +272,45 @@ def test_resend_with_session_present():
     ]
 
 
+def test_a_queue_held_back_by_the_send_buffer_goes_out_in_order_each_once():
+    # Publishes beyond what the send buffer may hold wait in the queue, unencoded; each
+    # pump after the driver took the buffer encodes the next part, from the front.
+    p, _rec = connected(tx_size=64)
+    es = [out_publish(p, "t", 1, bytes([i])) for i in range(40)]
+    assert p.session.queue
+    got = []
+    for _ in range(40):
+        batch = sent(p)
+        if not batch:
+            break
+        assert len(batch) < 40  # the buffer's limit holds the rest back
+        got += [(m.packet_id, m.payload) for m in batch]
+        p.pump(0)
+    assert got == [(e.packet_id, e.payload) for e in es]
+    assert not p.session.queue
+
+
+def test_resend_goes_ahead_of_a_long_queue():
+    # The server's Receive Maximum of 2 holds 300 back; after a reconnect with the
+    # session present, the 2 sent before go first (DUP), then the queue in its order.
+    p, _rec = connected(clean_start=False, fast_wake=False, connack_props=Properties(receive_maximum=2))
+    es = [out_publish(p, "t", 1) for _ in range(302)]
+    assert [m.packet_id for m in sent(p)] == [es[0].packet_id, es[1].packet_id]
+    p.connection_lost()
+    p.start(Connect("c", 5, False, 0), 0)
+    sent(p)
+    p.feed(wire(Connack(True, 0, Properties(receive_maximum=2))), 0)
+    got = []
+    for _ in range(302):
+        batch = sent(p)
+        if not batch:
+            break
+        got += [(m.packet_id, m.dup) for m in batch]
+        for m in batch:
+            p.feed(wire(Ack(PUBACK, m.packet_id)), 0)
+    assert got == [(e.packet_id, i < 2) for i, e in enumerate(es)]
+
+
 def test_session_lost_resends_as_new():
     p, rec = connected(clean_start=False, fast_wake=False)
     e1 = out_publish(p, "a", 1)
@@ -521,6 +560,20 @@ def test_fast_wake_stays_within_the_last_receive_maximum():
     assert sent(p) == [] and p.quota == 0
     p.feed(wire(Ack(PUBACK, es[0].packet_id)), 0)
     assert [m.packet_id for m in sent(p)] == [es[2].packet_id]
+
+
+def test_fast_wake_then_session_lost_sends_the_rest_once_as_new():
+    # More were in flight than go behind CONNECT; the server then says the session is
+    # gone: those not sent yet on this connection go once each, as new, in order.
+    p, _rec = connected(clean_start=False, connack_props=Properties(receive_maximum=20))
+    es = [out_publish(p, "t", 1, bytes([i])) for i in range(15)]
+    assert len(sent(p)) == 15
+    p.connection_lost()
+    p.start(Connect("c", 5, False, 0), 0)
+    early = [m.packet_id for m in sent(p)[1:]]
+    assert 0 < len(early) < 15 and early == [e.packet_id for e in es[: len(early)]]
+    p.feed(wire(Connack(False, 0, Properties(receive_maximum=20))), 0)
+    assert [(m.packet_id, m.dup) for m in sent(p)] == [(e.packet_id, False) for e in es[len(early):]]
 
 
 def test_fast_wake_refused_connack_keeps_the_messages():
