@@ -64,7 +64,9 @@ async def main(url, size):
     topic = TOPIC.encode()
     proto = client.proto
     out = proto.out
-    buf = bytearray(len(out.buf))
+    # Room for the packet: the client's buffer has not grown for a large one yet, and
+    # encode_publish would only find that it does not fit.
+    buf = bytearray(max(len(out.buf), size + 64))
 
     async def awaited():
         for _ in range(N):
