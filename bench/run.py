@@ -608,7 +608,7 @@ def results_section(data: dict) -> str:
         "",
         "One command sets up the extras (`pip install -e .[bench]`, the MicroPython peers) and runs",
         "the driver, then `bench/mp_memory.py` for the MicroPython memory figures; the quick mode",
-        "takes under two minutes, the full one about twenty:",
+        "takes under two minutes, the full one about fifteen:",
         "",
         "    " + COMMANDS["quick"],
         "    " + COMMANDS["full"],
