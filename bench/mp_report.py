@@ -130,5 +130,5 @@ def section(run: "dict[str, Any]", ratio: Any) -> "list[str]":
         lines += ["**mq on the MicroPython unix port against the targets** (rates from this mode's"
                   " rounds above)", "", "| target | measured | met |", "|---|---|---|"]
         lines += ["| %s | %s | %s |" % row for row in rows]
-        lines.append("")
+        lines += ["", "Where a target is missed, MP_RESULTS.md (\"What holds mq back\") says by how much and why.", ""]
     return lines
