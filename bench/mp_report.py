@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from report_fmt import at_least, fmt_size, verdict
+
 BENCH = Path(__file__).resolve().parent
 COMMANDS = {
     "quick": ".venv/bin/python bench/mp_memory.py --quick   # mq only, from .mpy and ROMFS",
@@ -54,52 +56,46 @@ def targets(run: "dict[str, Any]", figures: "list[dict[str, Any]]",
     sizes = run["plan"]["sizes"]
     out: list[tuple[str, str, str]] = []
 
-    def yes(ok: "bool | None") -> str:
-        return "n/a" if ok is None else ("yes" if ok else "**no**")
-
     def rate(qos: int, size: int) -> "float | None":
         r = summ.get(("mp_mq", "publish", qos, size))
         return r["rate"] if r else None
 
-    def label(size: int) -> str:
-        return "%d B" % size if size < 1024 else "%d KiB" % (size // 1024)
-
     v = [ratio("mp_mq", "mp_mqtt_as", "publish", 0, s, "rate") for s in sizes]
     c = [ratio("mp_mq", "raw_blaster", "publish", 0, s, "rate") for s in sizes]
-    out.append(("QoS 0 publish rate ≥ 2x mqtt_as (%s)" % " / ".join(label(s) for s in sizes),
+    out.append(("QoS 0 publish rate ≥ 2x mqtt_as (%s)" % " / ".join(fmt_size(s) for s in sizes),
                 "%s mqtt_as (mq at %s of the raw ceiling; with the subscriber, see MP_RESULTS.md for"
                 " client and broker alone)" % (" / ".join("%.2fx" % x if x else "-" for x in v),
                                                  " / ".join("%.2fx" % x if x else "-" for x in c)),
-                yes(None if None in v else all(x >= 2 for x in v))))
+                verdict(at_least(v, 2))))
     for qos, bound in ((1, 10000), (2, 5000)):
         r = [rate(qos, s) for s in sizes]
         out.append(("pipelined QoS %d ≥ %s msg/s" % (qos, format(bound, ",")),
                     " / ".join("%s msg/s" % format(round(x), ",") if x else "-" for x in r),
-                    yes(None if None in r else all(x >= bound for x in r))))
+                    verdict(at_least(r, bound))))
     lat = summ.get(("mp_mq", "latency", 1, run["plan"]["latency_size"]))
     if lat and lat["p50_ms"]:
         out.append(("QoS 1 round trip p50 < 1 ms", "%.3f ms (p99 %.3f ms)" % (lat["p50_ms"], lat["p99_ms"]),
-                    yes(lat["p50_ms"] < 1)))
+                    verdict(lat["p50_ms"] < 1)))
     a = _find(figures, "alloc", lib="mq5", op="pub0")
     if a:
         out.append(("≤ 64 B per steady-state QoS 0 publish", "%g B (.mpy, 1000 publishes of 32 B)" % a["per_op"],
-                    yes(a["per_op"] <= 64)))
+                    verdict(a["per_op"] <= 64)))
     heaps = {src: _find(figures, "heap", lib="mq5", source=src) for src in ("mpy", "romfs")}
     peer = _find(figures, "heap", lib="mqtt_as", source="mpy")
     if heaps["mpy"] and heaps["romfs"]:
         out.append(("heap after import + connect ≤ 20 KB", "%.1f KB from .mpy, %.1f KB from ROMFS%s" % (
             heaps["mpy"]["heap"] / 1000, heaps["romfs"]["heap"] / 1000,
             " (mqtt_async: %.1f KB from .mpy)" % (peer["heap"] / 1000) if peer else ""),
-            yes(min(heaps["mpy"]["heap"], heaps["romfs"]["heap"]) <= 20000)))
+            verdict(min(heaps["mpy"]["heap"], heaps["romfs"]["heap"]) <= 20000)))
     m = _find(figures, "mpy", lib="mq")
     if m:
         out.append(("core .mpy ≤ 16 KB", "%.1f KB (%d modules; all of mq: %.1f KB)" % (
-            m["core"] / 1000, len(m["core_modules"]), m["total"] / 1000), yes(m["core"] <= 16000)))
+            m["core"] / 1000, len(m["core_modules"]), m["total"] / 1000), verdict(m["core"] <= 16000)))
     mins = {src: _find(figures, "minheap", lib="mq5", source=src) for src in ("mpy", "romfs")}
     if mins["mpy"] and mins["romfs"] and mins["mpy"]["kib"] and mins["romfs"]["kib"]:
         out.append(("a QoS 0/1/2 session in a 48 KiB heap", "%d KiB from .mpy; %.1f KiB beside a ROMFS image" % (
             mins["mpy"]["kib"], mins["romfs"]["kib_beyond_image"]),
-            yes(min(mins["mpy"]["kib"], mins["romfs"]["kib_beyond_image"]) <= 48)))
+            verdict(min(mins["mpy"]["kib"], mins["romfs"]["kib_beyond_image"]) <= 48)))
     return out
 
 
@@ -125,10 +121,8 @@ def section(run: "dict[str, Any]", ratio: Any) -> "list[str]":
         tables(figures),
         "",
     ]
-    rows = targets(run, figures, ratio)
-    if rows:
-        lines += ["**mq on the MicroPython unix port against the targets** (rates from this mode's"
-                  " rounds above)", "", "| target | measured | met |", "|---|---|---|"]
-        lines += ["| %s | %s | %s |" % row for row in rows]
-        lines += ["", "Where a target is missed, MP_RESULTS.md (\"What holds mq back\") says by how much and why.", ""]
+    lines += ["**mq on the MicroPython unix port against the targets** (rates from this mode's"
+              " rounds above)", "", "| target | measured | met |", "|---|---|---|"]
+    lines += ["| %s | %s | %s |" % row for row in targets(run, figures, ratio)]
+    lines += ["", "Where a target is missed, MP_RESULTS.md (\"What holds mq back\") says by how much and why.", ""]
     return lines

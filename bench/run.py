@@ -46,6 +46,7 @@ sys.path.insert(0, str(CLIENTS_DIR))
 
 import mp_report  # noqa: E402
 from brokers import Mosquitto  # noqa: E402
+from report_fmt import at_least, fmt_size, verdict  # noqa: E402
 from subscriber import Subscriber  # noqa: E402
 
 BROKER_CONFIG = [
@@ -399,42 +400,34 @@ def targets(run: dict) -> "list[tuple[str, str, str]]":
     sizes = run["plan"]["sizes"]
     mq, out = "cpy_mq", []
 
-    def yes(ok: "bool | None") -> str:
-        return "n/a" if ok is None else ("yes" if ok else "**no**")
-
     def ratios(base: str, qos: int, field: str = "rate") -> "list[float | None]":
         return [paired_ratio(idx, mq, base, "publish", qos, s, field) for s in sizes]
 
     def show(vals: "list[float | None]") -> str:
         return " / ".join(("%.3fx" % v) if v is not None else "-" for v in vals)
 
-    def met(vals: "list[float | None]", bound: float) -> "bool | None":
-        if any(v is None for v in vals):
-            return None
-        return all(v >= bound for v in vals)  # type: ignore[operator]
-
-    label = " / ".join("%s B" % s if s < 1024 else "%d KiB" % (s // 1024) for s in sizes)
+    label = " / ".join(fmt_size(s) for s in sizes)
     v = ratios(CEILING, 0)
     e = ratios(CEILING, 0, "e2e_rate")
     out.append(("QoS 0 publish rate ≥ 0.8x raw ceiling (%s)" % label,
-                "%s (end-to-end: %s)" % (show(v), show(e)), yes(met(v, 0.8))))
+                "%s (end-to-end: %s)" % (show(v), show(e)), verdict(at_least(v, 0.8))))
     v = ratios("cpy_gmqtt", 0)
-    out.append(("QoS 0 publish rate ≥ gmqtt's", show(v) + " gmqtt", yes(met(v, 1.0))))
+    out.append(("QoS 0 publish rate ≥ gmqtt's", show(v) + " gmqtt", verdict(at_least(v, 1.0))))
     for qos in (1, 2):
         v = ratios(CEILING, qos)
         e = ratios(CEILING, qos, "e2e_rate")
         out.append(("QoS %d publish rate ≥ 0.9x raw ceiling" % qos,
-                    "%s (end-to-end: %s)" % (show(v), show(e)), yes(met(v, 0.9))))
+                    "%s (end-to-end: %s)" % (show(v), show(e)), verdict(at_least(v, 0.9))))
         v = ratios(BASELINE, qos)
         c = [paired_ratio(idx, CEILING, BASELINE, "publish", qos, s, "rate") for s in sizes]
         out.append(("QoS %d publish rate ≥ 1.5x paho" % qos, "%s paho (the raw ceiling itself: %s paho)"
-                    % (show(v), show(c)), yes(met(v, 1.5))))
+                    % (show(v), show(c)), verdict(at_least(v, 1.5))))
     a = summ.get((mq, "latency", 1, run["plan"]["latency_size"]))
     b = summ.get((BASELINE, "latency", 1, run["plan"]["latency_size"]))
     if a and b and a["p50_ms"] and b["p50_ms"]:
         ok = a["p50_ms"] <= b["p50_ms"]
         out.append(("QoS 1 round trip p50 ≤ paho's", "%.3f ms vs %.3f ms (p99 %.3f vs %.3f)"
-                    % (a["p50_ms"], b["p50_ms"], a["p99_ms"], b["p99_ms"]), yes(ok)))
+                    % (a["p50_ms"], b["p50_ms"], a["p99_ms"], b["p99_ms"]), verdict(ok)))
     pubs = [(k, r) for k, r in summ.items() if k[0] in (mq, BASELINE) and k[1] == "publish"]
     mq_rss = max((r["peak_rss_kb"] or 0 for k, r in pubs if k[0] == mq), default=0)
     paho_rss = max((r["peak_rss_kb"] or 0 for k, r in pubs if k[0] == BASELINE), default=0)
@@ -444,13 +437,13 @@ def targets(run: dict) -> "list[tuple[str, str, str]]":
         out.append(("peak RSS < paho's", "largest: %.1f MB vs %.1f MB; not below paho in %d of %d combinations%s"
                     % (mq_rss / 1024, paho_rss / 1024, len(worse), len([k for k, _ in pubs if k[0] == mq]),
                        (" (" + ", ".join("QoS %d %d B" % w for w in sorted(worse)) + ")") if worse else ""),
-                    yes(not worse)))
+                    verdict(not worse)))
     mine = [r for r in run["summary"] if r["client"] == mq and r["mode"] == "publish"]
     lost = sum(r["lost"] or 0 for r in mine)
     sent = sum(r["sent_total"] for r in mine)
     errs = sum(len(r["errors"]) for r in mine)
     out.append(("nothing lost", "%d of %d lost, %d duplicates, %d errors" % (
-        lost, sent, sum(r["duplicates"] for r in mine), errs), yes(lost == 0 and errs == 0)))
+        lost, sent, sum(r["duplicates"] for r in mine), errs), verdict(lost == 0 and errs == 0)))
     return out
 
 
@@ -518,10 +511,6 @@ def fmt_rate(v: "float | None") -> str:
 
 def fmt_x(v: "float | None") -> str:
     return "-" if v is None else "%.2f" % v
-
-
-def fmt_size(size: int) -> str:
-    return "%d B" % size if size < 1024 else "%d KiB" % (size // 1024)
 
 
 def tables(run: dict) -> "list[str]":
