@@ -68,14 +68,22 @@ class Token:
             raise self.error
         return self
 
-    def __await__(self) -> "Generator[Any, None, Token]":
-        if MICROPYTHON and self._done and self.error is None:
-            # Done (every QoS 0 publish that went out): the token is its own iterator,
-            # and __next__ ends the await with it. No generator to make: on MicroPython
-            # that costs a multi-block allocation, 12 us on a large heap. CPython makes
-            # one faster than it raises the StopIteration that __next__ needs.
-            return self  # type: ignore[return-value]
-        return self._wait()
+    if MICROPYTHON:
+
+        def __await__(self) -> "Generator[Any, None, Token]":
+            if self._done and self.error is None:
+                # Done (every QoS 0 publish that went out): the token is its own
+                # iterator, and __next__ ends the await with it. No generator to make:
+                # on MicroPython that costs a multi-block allocation, 12 us on a large heap.
+                return self  # type: ignore[return-value]
+            return self._wait()
+
+    else:
+
+        def __await__(self) -> "Generator[Any, None, Token]":
+            # CPython makes a generator faster than it raises the StopIteration that
+            # __next__ ends a done token's await with.
+            return self._wait()
 
     def _wait(self) -> "Generator[Any, None, Token]":
         # One generator per await of a pending token: on MicroPython it parks its task
