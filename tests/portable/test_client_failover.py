@@ -1,6 +1,7 @@
 """More than one broker: dial() takes a list and fails over to the next on connect
 failure or connection loss. Two Mosquitto brokers joined by Mosquitto's own bridge; the
-one the client uses is killed in the middle of a QoS 1 stream and nothing is lost."""
+one the client uses is killed in the middle of a QoS 1 stream and the client loses
+nothing: what the dead broker had not acknowledged goes again to the other."""
 
 
 from support import Calls, control, run, unhexlify
@@ -43,16 +44,24 @@ def test_dial_tries_the_next_server_when_the_first_is_down():
 async def _failover_mid_stream():
     a, b, sink_b = await _bridged_pair()
     # A subscriber on A at QoS 0 sends nothing back to A: when A dies, what A wrote to it
-    # still arrives (no reset), so the two sinks together show everything A accepted.
+    # still arrives (no reset), so the two sinks together show everything A passed on.
     sink_a = await control("paho_subscribe", url=a["url"], topic="stream/#", qos=0)
     lost, connects = Calls(), Calls()
+    tokens = []
+    acked_by_a = set()  # the messages A had acknowledged when the connection died
+
+    def on_lost(client, err):
+        if not lost.calls:
+            acked_by_a.update(i for i, t in enumerate(tokens) if t.done())
+        lost(client, err)
+
     c = await mq.dial(
         [a["url"], b["url"]], reconnect_delay=0.05, reconnect_max_delay=0.2, connect_timeout=2,
-        on_connection_lost=lost, on_connect=connects,
+        on_connection_lost=on_lost, on_connect=connects,
     )
     try:
         n = 300
-        tokens = [c.publish("stream/s", b"%d" % i, qos=1) for i in range(n // 2)]
+        tokens += [c.publish("stream/s", b"%d" % i, qos=1) for i in range(n // 2)]
         await tokens[0].wait(TIMEOUT)
         await control("broker_kill", id=a["id"])
         tokens += [c.publish("stream/s", b"%d" % i, qos=1) for i in range(n // 2, n)]
@@ -60,19 +69,24 @@ async def _failover_mid_stream():
             await t.wait(TIMEOUT * 2)
         await connects.wait(2)
         assert lost.calls
+        # A killed at once can die after acknowledging a message and before writing it
+        # to its subscribers and the bridge: what A acknowledged may be lost with it.
+        # Everything else is the client's to deliver: it went to A and A passed it on,
+        # or it went again to B.
+        must = set(b"%d" % i for i in range(n) if i not in acked_by_a)
         # A is gone: what it delivered to its sink is all there. Then wait for B's sink,
-        # one message more at a time, until the two together hold the whole stream.
+        # one message more at a time, until the two together hold what they must.
         got_a = await control("paho_messages", id=sink_a, count=0, timeout=0)
         seen_a = set(unhexlify(m["payload"]) for m in got_a if m["topic"] == "stream/s")
         seen_b = set()
-        while len(seen_a | seen_b) < n:
+        while not must <= seen_a | seen_b:
             got = await control("paho_messages", id=sink_b, count=len(seen_b) + 2, timeout=TIMEOUT, distinct=True)
             more = set(unhexlify(m["payload"]) for m in got if m["topic"] == "stream/s")
             if more == seen_b:
                 break  # nothing new within the timeout
             seen_b = more
         seen = seen_a | seen_b
-        missing = sorted(i for i in range(n) if b"%d" % i not in seen)
+        missing = sorted(i for i in range(n) if b"%d" % i in must and b"%d" % i not in seen)
         assert not missing, missing
     finally:
         await c.disconnect()
