@@ -87,7 +87,9 @@ class Output:
         than limit (then nothing is written)."""
         start = self.n
         if not self.extra:
-            end = encode_publish(self.buf, start, version, topic, payload, qos, retain, dup, packet_id, props, alias)
+            # Into the view: CPython stores a slice through a memoryview in less than half
+            # the time it takes into the bytearray itself (MicroPython: the same).
+            end = encode_publish(self.mv, start, version, topic, payload, qos, retain, dup, packet_id, props, alias)
             if end >= 0:
                 if end - start > limit:
                     return start - end
@@ -109,7 +111,7 @@ class Output:
             end = -1
             if not self.extra:
                 end = encode_publish(
-                    self.buf, start, version, topic, payload, qos, retain, dup, packet_id, props, alias, False
+                    self.mv, start, version, topic, payload, qos, retain, dup, packet_id, props, alias, False
                 )
             if end >= 0:
                 self.n = end
@@ -142,7 +144,7 @@ class Output:
         """Append already encoded bytes (a CONNECT, SUBSCRIBE, ...)."""
         n = len(data)
         if not self.extra and self.n + n <= len(self.buf):
-            self.buf[self.n : self.n + n] = data
+            self.mv[self.n : self.n + n] = data
             self.n += n
         else:
             self.extra.append(data)
