@@ -293,12 +293,12 @@ class Protocol:
         pos = 0
         try:
             while self.state == CONNECTED or self.state == CONNECTING:
-                # A four-byte success acknowledgement, the most frequent packet, goes
+                # A short success acknowledgement, the most frequent packet, goes
                 # straight to _on_ack; anything else through header, body and _handle.
                 if self.state == CONNECTED:
                     a = d.short_ack(mv, pos, end)
                     if a is not None:
-                        pos += 4
+                        pos += d.size
                         self.packets_received += 1
                         self.last_recv = now
                         self._on_ack(a, now)

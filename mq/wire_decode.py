@@ -74,23 +74,36 @@ class Decoder:
         self._ack = Packet(_PUBACK, 0)
 
     def short_ack(self, buf: "ReadBuffer", pos: int, end: int) -> "Optional[Packet]":
-        """The packet a publisher receives most, at buf[pos:end]: a success PUBACK,
-        PUBREC, PUBREL or PUBCOMP in four bytes (Remaining Length 2, a packet identifier
-        other than 0), as the reused record. None for anything else, which ``header``
-        and ``body`` then decode and check."""
-        if pos + 4 > end or buf[pos + 1] != 2 or self.max_packet < 4:
+        """The packet a publisher receives most, at buf[pos:end], as the reused record:
+        a success PUBACK, PUBREC, PUBREL or PUBCOMP in four bytes (Remaining Length 2, a
+        packet identifier other than 0), or on MQTT 5.0 a PUBACK or PUBREC in five whose
+        reason code is 0x10, No matching subscribers (what Mosquitto answers for each
+        message nobody has subscribed to). Its size is in ``size``. None for anything
+        else, which ``header`` and ``body`` then decode and check."""
+        if pos + 4 > end:
             return None
         first = buf[pos]
-        if first != 0x40 and first != 0x50 and first != 0x70 and first != 0x62:
+        n = buf[pos + 1]
+        if n == 2:
+            if first != 0x40 and first != 0x50 and first != 0x70 and first != 0x62:
+                return None
+            code = 0
+        elif (
+            n == 3 and (first == 0x40 or first == 0x50) and pos + 5 <= end and buf[pos + 4] == 0x10
+            and self.version == _V50
+        ):
+            code = 0x10
+        else:
             return None
         pid = (buf[pos + 2] << 8) | buf[pos + 3]
-        if not pid:
+        if not pid or self.max_packet < n + 2:
             return None
         a = self._ack
         a.type = first >> 4
         a.packet_id = pid
-        a.reason_code = 0
+        a.reason_code = code
         a.properties = None
+        self.size = n + 2
         return a
 
     def header(self, buf: "ReadBuffer", pos: int, end: int) -> bool:

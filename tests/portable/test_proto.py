@@ -124,6 +124,21 @@ def test_qos1_out():
     assert not p.session.inflight
 
 
+def test_short_acks_with_no_matching_subscribers_in_one_read():
+    # Five-byte PUBACKs and PUBRECs (0x10) between four-byte ones, all in one read:
+    # each completes its own message and the next is read from where it ends.
+    p, rec = connected()
+    es = [out_publish(p, "a/b", 1), out_publish(p, "a/b", 2), out_publish(p, "a/b", 1)]
+    sent(p)
+    ids = [e.packet_id for e in es]
+    p.feed(unhex("40 03 %04x 10  50 03 %04x 10  40 02 %04x" % tuple(ids)), 0)
+    assert rec.take() == [("done", ids[0], 0x10), ("pubrec", ids[1]), ("done", ids[2], 0)]
+    assert sent(p) == [Ack(PUBREL, ids[1])]
+    p.feed(unhex("70 02 %04x" % ids[1]), 0)
+    assert rec.take() == [("done", ids[1], 0)]
+    assert not p.session.inflight
+
+
 def test_qos1_out_failure_code():
     p, rec = connected()
     e = out_publish(p, "a/b", 1)

@@ -198,22 +198,36 @@ def test_ack_record_is_reused():
     assert a is b and b.type == PUBREC and b.packet_id == 2
 
 
-def test_short_ack_takes_only_four_byte_success_acknowledgements():
+def test_short_ack_takes_only_short_success_acknowledgements():
     d = Decoder(5)
-    for hexa, ptype in (("40 02 01 02", 4), ("50 02 01 02", 5), ("62 02 01 02", 6), ("70 02 01 02", 7)):
-        a = d.short_ack(unhex("00 " + hexa + " ff"), 1, 6)
-        assert (a.type, a.packet_id, a.reason_code, a.properties) == (ptype, 0x0102, 0, None), hexa
-        assert a == Decoder(5).decode(unhex(hexa)), hexa  # what the general path reads (another record)
+    for hexa, ptype, code in (
+        ("40 02 01 02", 4, 0), ("50 02 01 02", 5, 0), ("62 02 01 02", 6, 0), ("70 02 01 02", 7, 0),
+        ("40 03 01 02 10", 4, 0x10), ("50 03 01 02 10", 5, 0x10),  # No matching subscribers
+    ):
+        raw = unhex(hexa)
+        a = d.short_ack(unhex("00 " + hexa + " ff"), 1, len(raw) + 2)
+        assert (a.type, a.packet_id, a.reason_code, a.properties) == (ptype, 0x0102, code, None), hexa
+        assert d.size == len(raw), hexa
+        assert a == Decoder(5).decode(raw), hexa  # what the general path reads (another record)
     for hexa in (
         "40 02 00 00",  # packet identifier 0: a protocol error, for body() to raise
         "60 02 00 01",  # PUBREL without its reserved flags
         "42 02 00 01",  # PUBACK with reserved flags
-        "40 03 00 01 00",  # with a reason code
+        "40 03 00 01 00",  # reason code 0 written out
+        "40 03 00 01 80",  # a failure
+        "40 03 00 01 11",  # not a PUBACK code: for body() to refuse
+        "70 03 00 01 10",  # 0x10 is no PUBCOMP code
+        "62 03 00 01 10",  # nor a PUBREL one
+        "40 04 00 01 10 00",  # with a property length
+        "40 03 00 00 10",  # packet identifier 0
         "30 02 00 01",  # not an acknowledgement
         "40 02 00",  # incomplete
+        "40 03 00 01",  # incomplete
     ):
         assert d.short_ack(unhex(hexa), 0, len(unhex(hexa))) is None, hexa
+    assert Decoder(4).short_ack(unhex("40 03 00 01 10"), 0, 5) is None  # v3.1.1: malformed there
     assert Decoder(5, max_packet=3).short_ack(unhex("40 02 00 01"), 0, 4) is None  # too large there
+    assert Decoder(5, max_packet=4).short_ack(unhex("40 03 00 01 10"), 0, 5) is None
 
 
 def test_multiple_subscription_identifiers_in_publish():
