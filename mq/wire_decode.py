@@ -80,30 +80,32 @@ class Decoder:
         reason code is 0x10, No matching subscribers (what Mosquitto answers for each
         message nobody has subscribed to). Its size is in ``size``. None for anything
         else, which ``header`` and ``body`` then decode and check."""
+        # No local more than these: MicroPython runs a function whose locals and stack
+        # need more than 11 words in a frame taken from the heap, and in a fragmented
+        # heap finding one can cost more than the rest of this function.
         if pos + 4 > end:
             return None
         first = buf[pos]
-        n = buf[pos + 1]
-        if n == 2:
+        pid = buf[pos + 1]  # the Remaining Length, before the packet identifier
+        if pid == 2:
             if first != 0x40 and first != 0x50 and first != 0x70 and first != 0x62:
                 return None
-            code = 0
-        elif (
-            n == 3 and (first == 0x40 or first == 0x50) and pos + 5 <= end and buf[pos + 4] == 0x10
+        elif not (
+            pid == 3 and (first == 0x40 or first == 0x50) and pos + 5 <= end and buf[pos + 4] == 0x10
             and self.version == _V50
         ):
-            code = 0x10
-        else:
             return None
+        if self.max_packet < pid + 2:
+            return None
+        self.size = pid + 2
         pid = (buf[pos + 2] << 8) | buf[pos + 3]
-        if not pid or self.max_packet < n + 2:
+        if not pid:
             return None
         a = self._ack
         a.type = first >> 4
         a.packet_id = pid
-        a.reason_code = code
+        a.reason_code = 0 if self.size == 4 else 0x10
         a.properties = None
-        self.size = n + 2
         return a
 
     def header(self, buf: "ReadBuffer", pos: int, end: int) -> bool:
