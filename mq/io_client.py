@@ -1046,11 +1046,9 @@ class Client:
             return
         if properties is not None:
             tok.properties = properties
-        if reason_code >= 0x80:
-            rs = properties.reason_string if properties is not None else None
-            tok._complete(MQTTError("publish to %s failed" % entry.topic.decode(), reason_code, rs), reason_code)
-        else:
-            tok._complete(None, reason_code)
+        # (the error made elsewhere: here it would take MicroPython's frame past 11 words,
+        # onto the heap, for every acknowledgement)
+        tok._complete(None if reason_code < 0x80 else _publish_failed(entry, reason_code, properties), reason_code)
 
     def on_pubrec(self, entry: OutPublish) -> None:
         if self._store is not None:
@@ -1283,6 +1281,11 @@ class Client:
             self._log.error("%s: %r", what, e)
         else:
             self._log.error("%s", what, exc_info=e)
+
+
+def _publish_failed(entry: OutPublish, code: int, properties: "Optional[Properties]") -> MQTTError:
+    rs = properties.reason_string if properties is not None else None
+    return MQTTError("publish to %s failed" % entry.topic.decode(), code, rs)
 
 
 async def dial(server: "Union[str, List[str]]", **options: "Any") -> Client:

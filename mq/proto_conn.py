@@ -491,7 +491,11 @@ class Protocol:
         self.last_sent = now
 
     def _ack(self, t: int, pid: int, code: int, now: int) -> None:
-        self.out.ack(self.version, t, pid, code if self.version == _V50 else 0)
+        # (code set apart, not inline: inline it takes MicroPython's frame past 11 words,
+        # onto the heap, for every acknowledgement sent)
+        if self.version != _V50:
+            code = 0
+        self.out.ack(self.version, t, pid, code)
         self.packets_sent += 1
         self.last_sent = now
 
