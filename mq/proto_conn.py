@@ -422,12 +422,12 @@ class Protocol:
         self._ack(_PUBREC, pid, 0, now)
 
     def _on_ack(self, a: "Packet", now: int) -> None:
-        t = a.type
+        # a.type read where needed, not kept in a local: one local more takes
+        # MicroPython's frame past 11 words, onto the heap, for every acknowledgement
         pid = a.packet_id
-        if t == _PUBREL:
-            qos2 = self.session.qos2_in
-            if pid in qos2:
-                qos2.discard(pid)
+        if a.type == _PUBREL:
+            if pid in self.session.qos2_in:
+                self.session.qos2_in.discard(pid)
                 self.listener.on_qos2_released(pid)
                 self._ack(_PUBCOMP, pid, 0, now)
             else:
@@ -435,17 +435,18 @@ class Protocol:
             return
         e = self.session.inflight.get(pid)
         if not isinstance(e, OutPublish) or e.state == QUEUED:
-            if t == _PUBREC:
+            if a.type == _PUBREC:
                 self._ack(_PUBREL, pid, 0x92, now)
             else:
-                name = "PUBACK" if t == _PUBACK else "PUBCOMP"
-                self.listener.on_warning("%s for unknown packet identifier %d" % (name, pid))
+                self.listener.on_warning(
+                    "%s for unknown packet identifier %d" % ("PUBACK" if a.type == _PUBACK else "PUBCOMP", pid)
+                )
             return
-        if t == _PUBACK:
+        if a.type == _PUBACK:
             if e.qos != 1:
                 raise ProtocolError("PUBACK for a QoS 2 message")
             self._finish(e, a.reason_code, a.properties)
-        elif t == _PUBREC:
+        elif a.type == _PUBREC:
             if e.qos != 2:
                 raise ProtocolError("PUBREC for a QoS 1 message")
             if a.reason_code >= 0x80:
