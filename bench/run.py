@@ -490,6 +490,21 @@ def machine() -> dict:
     }
 
 
+def host_speed() -> float:
+    """Seconds a fixed CPython loop takes, best of 3: the machine's speed at that moment.
+    Cores shared with other work slow every client and the broker together, the ratios
+    less than the rates; this says how loaded the host was around a run."""
+    best = None
+    for _ in range(3):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(3000000):
+            total += i
+        dt = time.perf_counter() - t0
+        best = dt if best is None or dt < best else best
+    return round(best, 3)
+
+
 def machine_line(m: dict) -> str:
     libs = ", ".join("%s %s" % kv for kv in sorted(m.get("libraries", {}).items()))
     return "%s, %s cores, %s, CPython %s, MicroPython %s, Mosquitto %s; %s" % (
@@ -653,6 +668,10 @@ def results_section(data: dict) -> str:
             "",
             "    " + COMMANDS[mode],
         ]
+        if run.get("host_speed"):
+            lines += ["", "Host speed: a CPython loop of 3 million additions took %.2f s before the rounds "
+                      "and %.2f s after (best of 3; it takes longer when other work shares the cores)."
+                      % tuple(run["host_speed"])]
         if run.get("notes"):
             lines += [""] + ["Note: %s." % n for n in run["notes"]]
         lines += tables(run)
@@ -755,7 +774,10 @@ def main() -> None:
         clients = [(c, known.get(c, "micropython" if c.startswith("mp_") else "cpython")) for c in wanted]
     info = machine()
     log("machine: " + machine_line(info))
+    speed = host_speed()
+    log("host speed: %.3f s for the loop" % speed)
     run = run_plan(mode, plan, clients, runs)
+    run["host_speed"] = [speed, host_speed()]
     run["mosquitto"] = info["mosquitto"]
     run["summary"] = summarise(run)
     if any(c.startswith("mp_") for c in run["clients"]):
