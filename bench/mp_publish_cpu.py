@@ -9,9 +9,12 @@ rounds of 100,000 calls, in µs per call; every line includes the layers below i
 
     await publish   await client.publish(topic, payload, 0)
     publish()       the same call, its token not awaited
-    publish_qos0    Protocol.publish_qos0 (protocol layer: alias, size limit, counters)
-    Output.publish  the send buffer's encoder (growth, chunks)
-    encode_publish  the wire codec alone
+    publish_plain   Protocol.publish_plain (protocol layer: header, counters)
+    Output.put      the send buffer (room, the server's size limit)
+    encode_plain_publish  the wire codec alone
+
+These are the layers of a publish without properties or alias; the general ones
+(``publish_qos0``, ``Output.publish``, ``encode_publish``) take the rest.
 """
 
 import sys
@@ -23,7 +26,7 @@ import asyncio  # noqa: E402
 import time  # noqa: E402
 
 import mq  # noqa: E402
-from mq.wire_encode import encode_publish  # noqa: E402
+from mq.wire_encode import encode_plain_publish  # noqa: E402
 
 N = 100000
 ROUNDS = 5
@@ -65,7 +68,7 @@ async def main(url, size):
     proto = client.proto
     out = proto.out
     # Room for the packet: the client's buffer has not grown for a large one yet, and
-    # encode_publish would only find that it does not fit.
+    # the encoder would only find that it does not fit.
     buf = bytearray(max(len(out.buf), size + 64))
 
     async def awaited():
@@ -78,19 +81,19 @@ async def main(url, size):
 
     def protocol():
         for _ in range(N):
-            proto.publish_qos0(topic, payload, False, None, False, 0)
+            proto.publish_plain(topic, payload, False, 0)
             if out.n > out.flush_at:
                 out.clear()
 
     def output():
         for _ in range(N):
-            out.publish(5, topic, payload, 0, False, False, 0, None, 0, 1 << 28)
+            out.put(0x130, topic, payload)
             if out.n > out.flush_at:
                 out.clear()
 
     def codec():
         for _ in range(N):
-            encode_publish(buf, 0, 5, topic, payload, 0, False, False, 0, None, 0)
+            encode_plain_publish(buf, 0, 0x130, topic, payload)
 
     def empty():
         for _ in range(N):
@@ -100,9 +103,9 @@ async def main(url, size):
         rows = [("await publish", await _best_async(awaited)), ("publish()", _best(called))]
         out.clear()
         rows += [
-            ("publish_qos0", _best(protocol)),
-            ("Output.publish", _best(output)),
-            ("encode_publish", _best(codec)),
+            ("publish_plain", _best(protocol)),
+            ("Output.put", _best(output)),
+            ("encode_plain_publish", _best(codec)),
             ("empty loop", _best(empty)),
         ]
         out.clear()
@@ -111,7 +114,7 @@ async def main(url, size):
         await client.disconnect()
     print("QoS 0, %d B payload, µs per call (best of %d x %d):" % (size, ROUNDS, N))
     for name, us in rows:
-        print("  %-15s %6.3f" % (name, us))
+        print("  %-21s %6.3f" % (name, us))
 
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 32))

@@ -379,9 +379,13 @@ class Client:
                     if n and n + len(t) + m > out.fit:
                         self._write(link)
                     if not link.closed:  # (the write can find the connection lost)
-                        size = proto.publish_qos0(t, payload, retain, props, alias, ticks_ms())
-                        if size < 0:
-                            return self._too_large(size)
+                        size = 0
+                        if props is None and not alias:
+                            size = proto.publish_plain(t, payload, retain, ticks_ms())
+                        if not size:
+                            size = proto.publish_qos0(t, payload, retain, props, alias, ticks_ms())
+                            if size < 0:
+                                return self._too_large(size)
                         if out.extra:
                             self._kick()
                         elif not self._woken:

@@ -81,6 +81,7 @@ class Protocol:
         self.rx_n = 0
         self.state = IDLE
         self.version = V50
+        self._head = 0x130  # a PUBLISH's first byte, | 0x100 for 5.0 (encode_plain_publish)
         self.clean_start = True
         self.receive_maximum = receive_maximum
         self.receive_maximum_policy = receive_maximum_policy
@@ -100,7 +101,6 @@ class Protocol:
         # Set from CONNACK on each connection:
         self.quota = 65535  # QoS 1/2 publishes we may still send (server's Receive Maximum)
         self.server_receive_maximum = 1  # until a CONNACK tells: fast wake sends one at most
-        self.max_packet_out = MAX_PACKET_SIZE
         self.keepalive_ms = 0
         self.last_sent = 0
         self.last_recv = 0
@@ -117,6 +117,7 @@ class Protocol:
         if self.auth is not None:
             self.auth.start(connect)  # adds the Authentication Method and data (v5)
         self.version = connect.version
+        self._head = 0x130 if connect.version == _V50 else 0x30
         self.clean_start = connect.clean_start
         self.decoder.version = connect.version
         self.rx_n = 0
@@ -201,7 +202,7 @@ class Protocol:
             if isinstance(e, OutPublish) and e.conn == self.conn_no and e.state != QUEUED:
                 early += 1
         self.quota = min(rm, self.max_inflight) - early
-        self.max_packet_out = mps
+        self.out.limit = mps
         self.alias_max = tam if self.version == _V50 else 0
         self.state = CONNECTED
         self._resume(p.session_present)
@@ -509,6 +510,16 @@ class Protocol:
             t = self.aliases_out = OutboundAliases(self.alias_max)
         return t
 
+    def publish_plain(self, topic: bytes, payload: "ReadBuffer", retain: bool, now: int) -> int:
+        """Send a QoS 0 PUBLISH without properties or alias now (connected only) if it
+        is the common case (``Output.put``); return its size, or 0 if it is not (then
+        nothing is sent: the caller uses ``publish_qos0``)."""
+        size = self.out.put(self._head | retain, topic, payload)
+        if size:
+            self.packets_sent += 1
+            self.last_sent = now
+        return size
+
     def publish_qos0(
         self,
         topic: bytes,
@@ -527,7 +538,7 @@ class Protocol:
                 topic = b""
             else:
                 a = -a
-        size = self.out.publish(self.version, topic, payload, 0, retain, False, 0, props, a, self.max_packet_out)
+        size = self.out.publish(self.version, topic, payload, 0, retain, False, 0, props, a)
         if size < 0 and a and topic:  # a topic still there: the alias was new with this packet
             self._out_aliases().forget(topic)  # never sent: the server does not know it
         if size > 0:
@@ -591,9 +602,7 @@ class Protocol:
                 topic = b""
             else:
                 a = -a
-        size = self.out.publish(
-            self.version, topic, e.payload, e.qos, e.retain, e.dup, e.packet_id, e.props, a, self.max_packet_out
-        )
+        size = self.out.publish(self.version, topic, e.payload, e.qos, e.retain, e.dup, e.packet_id, e.props, a)
         if size < 0:
             # Larger than the server accepts: fail this one, keep the connection.
             if a and topic:
@@ -616,7 +625,7 @@ class Protocol:
     def _send_request(self, e: OutRequest, now: int) -> None:
         e.state = SENT
         data = encode_bytes(e.packet, self.version)
-        if len(data) > self.max_packet_out:
+        if len(data) > self.out.limit:
             # Larger than the server accepts (MQTT-3.2.2-15): fail it, keep the connection.
             del self.session.inflight[e.packet_id]
             ack = SubAck(e.packet.type + 1, e.packet_id, [0x95] * len(e.packet.topics))
@@ -627,7 +636,7 @@ class Protocol:
     def disconnect(self, reason_code: int, properties: "Optional[Properties]", now: int) -> None:
         if self.state == CONNECTED or self.state == CONNECTING:
             data = encode_bytes(Disconnect(reason_code, properties), self.version)
-            if len(data) > self.max_packet_out and properties is not None:
+            if len(data) > self.out.limit and properties is not None:
                 # MQTT-3.14.2-3, -4: drop the reason string and user properties to fit.
                 p = Properties()
                 for name, value in properties.items():

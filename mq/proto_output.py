@@ -11,7 +11,7 @@ payload from the caller's bytes as it is.
 """
 
 from ._compat import const
-from .wire_encode import encode_ack, encode_publish
+from .wire_encode import encode_ack, encode_plain_publish, encode_publish
 
 TYPE_CHECKING = const(0)  # a compile-time 0: the imports under it compile to nothing
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     Chunk = Union[bytearray, bytes, memoryview]
 
 
+_MAX_PACKET = const(268435460)  # what MQTT can frame (wire_decode.MAX_PACKET_SIZE)
 _EMPTY = bytearray(0)  # encoding into it only measures the packet
 _BIG = 256  # payloads from this size that do not fit the buffer are not copied
 
@@ -34,6 +35,7 @@ class Output:
         self.n = 0  # bytes used in buf
         self.extra: "List[Chunk]" = []  # chunks after buf, in order
         self.extra_bytes = 0
+        self.limit = _MAX_PACKET  # the largest PUBLISH the server takes (its Maximum Packet Size)
 
     def _use(self, buf: bytearray) -> None:
         # The buffer and the two figures the driver's hot path reads derived from its size.
@@ -70,6 +72,19 @@ class Output:
         self.extra_bytes += size
         return b
 
+    def put(self, head: int, topic: "ReadBuffer", payload: "ReadBuffer") -> int:
+        """The common QoS 0 PUBLISH into the buffer (``encode_plain_publish``, whose head
+        it takes); return its size, or 0 if it is not that case (then nothing is written:
+        the caller uses ``publish``). Narrow for MicroPython's frame, as that is."""
+        if self.extra:
+            return 0
+        end = encode_plain_publish(self.mv, self.n, head, topic, payload)
+        if end < 0 or end - self.n > self.limit:
+            return 0
+        head = end - self.n
+        self.n = end
+        return head
+
     def publish(
         self,
         version: int,
@@ -81,10 +96,10 @@ class Output:
         packet_id: int,
         props: "Optional[EncodedProperties]",
         alias: int,
-        limit: int,
     ) -> int:
         """Encode a PUBLISH; return its size, or minus its size when it is larger
-        than limit (then nothing is written)."""
+        than ``limit`` (then nothing is written)."""
+        limit = self.limit
         start = self.n
         if not self.extra:
             # Into the view: CPython stores a slice through a memoryview in less than half
@@ -98,7 +113,7 @@ class Output:
             size = -end
             if len(self.buf) < size <= self.max_size and size <= limit:
                 self._grow(self.max_size)
-                return self.publish(version, topic, payload, qos, retain, dup, packet_id, props, alias, limit)
+                return self.publish(version, topic, payload, qos, retain, dup, packet_id, props, alias)
         else:
             size = -encode_publish(_EMPTY, 0, version, topic, payload, qos, retain, dup, packet_id, props, alias)
         if size > limit:

@@ -108,6 +108,40 @@ def encode_publish(
     return end
 
 
+def encode_plain_publish(buf: "Buffer", pos: int, head: int, topic: "ReadBuffer", payload: "ReadBuffer") -> int:
+    """The common QoS 0 PUBLISH (no properties, no alias, Remaining Length under 16 KiB)
+    at buf[pos:]; return the end offset, or -1 (nothing written) if it is not that case
+    or may not fit. head: the fixed header's first byte, | 0x100 for MQTT 5.0 (an empty
+    property length follows).
+
+    Few arguments and locals on purpose: MicroPython takes the frame of a function whose
+    locals and stack exceed 11 words from the heap on every call (VM_MAX_STATE_ON_STACK),
+    and finding room in a fragmented heap costs more than this whole function."""
+    t = len(topic)
+    n = t + len(payload) + 2 + (head >> 8)
+    if n > 16383 or pos + n + 3 > len(buf):
+        return -1
+    buf[pos] = head & 255
+    if n < 128:
+        buf[pos + 1] = n
+        pos += 2
+    else:
+        buf[pos + 1] = n & 127 | 128
+        buf[pos + 2] = n >> 7
+        pos += 3
+    buf[pos] = t >> 8
+    buf[pos + 1] = t & 255
+    pos += 2
+    n = pos + t
+    buf[pos:n] = topic
+    if head > 255:
+        buf[n] = 0
+        n += 1
+    pos = n + len(payload)
+    buf[n:pos] = payload
+    return pos
+
+
 def encode_ack(
     buf: "Buffer",
     pos: int,

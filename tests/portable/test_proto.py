@@ -380,11 +380,36 @@ def test_qos0_publish_path():
 
 def test_server_maximum_packet_size():
     p, rec = connected(connack_props=Properties(maximum_packet_size=20))
+    assert p.publish_plain(b"t", bytes(100), False, 0) == 0  # not taken: the general path says why
     assert p.publish_qos0(b"t", bytes(100), False, None, False, 0) < 0
     e = out_publish(p, "t", 1, bytes(100))
-    assert sent(p) == []
+    assert sent(p) == [] and p.packets_sent == 1  # the CONNECT only
     assert rec.take() == [("done", e.packet_id, 0x95)]
     assert p.state == CONNECTED
+    assert p.publish_plain(b"t", bytes(14), True, 7) == 20  # exactly the maximum
+    assert (p.packets_sent, p.last_sent) == (2, 7)
+    (m,) = sent(p)
+    assert (m.topic, m.payload, m.retain, m.qos) == ("t", bytes(14), True, 0)
+
+
+def test_plain_publish_path_and_its_fallbacks():
+    from mq.proto_output import Output
+
+    for version in (4, 5):
+        p, _ = connected(version)
+        assert p.publish_plain(b"a/b", b"pay", False, 0) > 0
+        e = out_publish(p, "a/b", 2, b"two")
+        assert [(m.topic, m.payload, m.qos, m.packet_id) for m in sent(p, version)] == [
+            ("a/b", b"pay", 0, 0), ("a/b", b"two", 2, e.packet_id)
+        ]
+    out = Output(64)
+    assert out.put(0x130, b"t", bytes(70)) == 0 and out.n == 0  # does not fit: for publish()
+    out.publish(5, b"t", bytes(70), 0, False, False, 0, None, 0)  # into a chunk
+    assert out.put(0x130, b"t", b"x") == 0 and out.n == 0  # chunks wait: order is kept
+    out.clear()
+    out.limit = 10
+    assert out.put(0x130, b"t", bytes(5)) == 0 and out.n == 0  # 11 bytes: over the limit
+    assert out.put(0x130, b"t", bytes(4)) == 10 and out.n == 10
 
 
 def test_inbound_topic_aliases():
@@ -664,14 +689,14 @@ def test_packet_larger_than_the_send_buffer_grows_it_once_up_to_its_maximum():
     out = Output(64, 256)
     out.raw(b"\xc0\x00")  # a PINGREQ already waiting in the buffer
     payload = bytes(range(100))
-    out.publish(5, b"t", payload, 1, False, False, 7, None, 0, 1 << 28)
+    out.publish(5, b"t", payload, 1, False, False, 7, None, 0)
     assert len(out.buf) == 256 and not out.extra  # grown, and the packet is whole in it
     assert out.flush_at == 192
     grown = out.buf
-    out.publish(5, b"t", payload, 1, False, False, 8, None, 0, 1 << 28)
+    out.publish(5, b"t", payload, 1, False, False, 8, None, 0)
     assert out.buf is grown and not out.extra  # no second growth for the same size
     big = bytes(300)
-    out.publish(5, b"u", big, 0, False, False, 0, None, 0, 1 << 28)
+    out.publish(5, b"u", big, 0, False, False, 0, None, 0)
     assert out.buf is grown and out.extra[-1] is big  # beyond the maximum: sent uncopied
     data = bytes(out.buf[: out.n]) + b"".join(bytes(c) for c in out.extra)
     d = Decoder(5)
@@ -683,7 +708,7 @@ def test_packet_larger_than_the_send_buffer_grows_it_once_up_to_its_maximum():
     assert got[0] is PINGREQ_PACKET
     assert [(p.topic, p.payload, p.packet_id) for p in got[1:]] == [("t", payload, 7), ("t", payload, 8), ("u", big, 0)]
     small = Output(64)  # without a maximum the buffer keeps its size
-    small.publish(5, b"t", payload, 0, False, False, 0, None, 0, 1 << 28)
+    small.publish(5, b"t", payload, 0, False, False, 0, None, 0)
     assert len(small.buf) == 64 and small.extra
 
 
@@ -693,14 +718,15 @@ def test_large_bytes_payload_goes_out_uncopied_and_in_order():
     out = Output(64)
     big = bytes(range(256)) * 2
     out.raw(b"\xc0\x00")  # a PINGREQ already waiting in the buffer
-    out.publish(5, b"t", big, 1, False, False, 7, None, 0, 1 << 28)  # header fits the buffer
+    out.publish(5, b"t", big, 1, False, False, 7, None, 0)  # header fits the buffer
     assert out.extra[-1] is big  # the payload object itself, not a copy
-    out.publish(4, b"u", big, 0, True, False, 0, None, 0, 1 << 28)  # header in a chunk of its own
+    out.publish(4, b"u", big, 0, True, False, 0, None, 0)  # header in a chunk of its own
     assert out.extra[-1] is big
     mutable = bytearray(big)
-    out.publish(5, b"v", mutable, 0, False, False, 0, None, 0, 1 << 28)
+    out.publish(5, b"v", mutable, 0, False, False, 0, None, 0)
     assert out.extra[-1] is not mutable  # the caller may change it: copied
-    out.publish(5, b"w", big, 0, False, False, 0, None, 0, 100)  # over the limit: nothing added
+    out.limit = 100
+    assert out.publish(5, b"w", big, 0, False, False, 0, None, 0) < 0  # over the limit: nothing added
     data = bytes(out.buf[: out.n]) + b"".join(bytes(c) for c in out.extra)
     assert out.pending() == len(data)
     d5, d4 = Decoder(5), Decoder(4)

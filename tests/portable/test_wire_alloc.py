@@ -3,7 +3,7 @@
 from support import MICROPYTHON, SkipTest, unhex
 
 from mq.wire_decode import Decoder
-from mq.wire_encode import encode_ack, encode_publish
+from mq.wire_encode import encode_ack, encode_plain_publish, encode_publish
 from mq.wire_packets import PINGRESP, PUBACK, PUBCOMP, PUBREC, PUBREL
 
 if MICROPYTHON:
@@ -38,6 +38,20 @@ def test_encode_publish_allocates_nothing():
     # The bytes are right, not just cheap.
     end = _publish(buf, 4, 1, 300)
     assert bytes(buf[: end // 2]) == unhex("32 14 000c 73656e736f72732f74656d70 012c 32322e35")
+
+
+def _plain(buf, head, topic, payload):
+    end = encode_plain_publish(buf, 0, head, topic, payload)
+    return encode_plain_publish(buf, end, head, topic, payload)
+
+
+def test_encode_plain_publish_allocates_nothing():
+    if not MICROPYTHON:
+        raise SkipTest("heap_lock exists only on MicroPython")
+    buf = bytearray(4096)
+    for head in (0x30, 0x130, 0x131):
+        for payload in (b"22.5", bytes(1000)):
+            assert _locked(_plain, buf, head, b"sensors/temp", payload) > 0
 
 
 def _acks(buf, version, out, _):

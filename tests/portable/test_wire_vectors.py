@@ -6,7 +6,7 @@ from mq.errors import MalformedPacket, ProtocolError
 from mq.errors_rare import PacketTooLarge
 from mq.wire_buf import Reader, put_varint
 from mq.wire_decode import Decoder
-from mq.wire_encode import encode_bytes
+from mq.wire_encode import encode_bytes, encode_plain_publish, encode_publish
 from mq.wire_packets import (
     PINGREQ_PACKET,
     PINGRESP_PACKET,
@@ -228,6 +228,41 @@ def test_short_ack_takes_only_short_success_acknowledgements():
     assert Decoder(4).short_ack(unhex("40 03 00 01 10"), 0, 5) is None  # v3.1.1: malformed there
     assert Decoder(5, max_packet=3).short_ack(unhex("40 02 00 01"), 0, 4) is None  # too large there
     assert Decoder(5, max_packet=4).short_ack(unhex("40 03 00 01 10"), 0, 5) is None
+
+
+def test_plain_publish_writes_what_the_general_encoder_writes():
+    # Both versions, RETAIN, Remaining Lengths around the one- and two-byte boundaries,
+    # at an offset inside the buffer.
+    for version in (4, 5):
+        for retain in (False, True):
+            for m in (0, 1, 121, 122, 123, 124, 16377, 16378):
+                topic, payload = b"a/b", bytes(range(256)) * (m // 256) + bytes(m % 256)
+                want = bytearray(16500)
+                end = encode_publish(want, 3, version, topic, payload, 0, retain, False, 0)
+                head = 0x30 | retain | (0x100 if version == 5 else 0)
+                got = bytearray(16500)
+                case = (version, retain, m)
+                if end - 3 > 16386:  # past a two-byte Remaining Length: not the plain case
+                    assert encode_plain_publish(got, 3, head, topic, payload) == -1, case
+                    assert not any(got), case
+                    continue
+                assert encode_plain_publish(got, 3, head, topic, payload) == end, case
+                assert got == want, case
+
+
+def test_plain_publish_that_may_not_fit_writes_nothing():
+    raw = bytearray(17)
+    assert encode_plain_publish(raw, 0, 0x130, b"t", b"x" * 10) == 16  # 16 bytes, one spare
+    assert bytes(raw[:5]) == unhex("30 0e 00 01 74") and raw[16] == 0
+    for size in (15, 16):  # short, and the exact size (the plain path keeps a byte spare)
+        buf = bytearray(size)
+        assert encode_plain_publish(buf, 0, 0x130, b"t", b"x" * 10) == -1
+        assert not any(buf)
+    buf = bytearray(20000)
+    assert encode_plain_publish(buf, 0, 0x30, b"t", bytes(16380)) == 16386  # Remaining Length 16383
+    buf = bytearray(20000)
+    assert encode_plain_publish(buf, 0, 0x30, b"t", bytes(16381)) == -1  # 16384: three bytes
+    assert not any(buf)
 
 
 def test_multiple_subscription_identifiers_in_publish():
