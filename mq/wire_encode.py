@@ -5,6 +5,8 @@ and write without allocating. ``encode`` handles any packet record and checks
 every field a caller could get wrong.
 """
 
+from builtins import len as _len  # a module name: MicroPython looks builtins up slowly (io_client)
+
 from ._compat import const
 from .wire_buf import encode_str, put_bin, put_u16, put_varint, varint_size
 from .wire_props import NO_PROPERTIES, WILL, EncodedProperties
@@ -117,9 +119,9 @@ def encode_plain_publish(buf: "Buffer", pos: int, head: int, topic: "ReadBuffer"
     Few arguments and locals on purpose: MicroPython takes the frame of a function whose
     locals and stack exceed 11 words from the heap on every call (VM_MAX_STATE_ON_STACK),
     and finding room in a fragmented heap costs more than this whole function."""
-    t = len(topic)
-    n = t + len(payload) + 2 + (head >> 8)
-    if n > 16383 or pos + n + 3 > len(buf):
+    t = _len(topic)
+    n = t + _len(payload) + 2 + (head >> 8)
+    if n > 16383 or pos + n + 3 > _len(buf):
         return -1
     buf[pos] = head & 255
     if n < 128:
@@ -137,7 +139,7 @@ def encode_plain_publish(buf: "Buffer", pos: int, head: int, topic: "ReadBuffer"
     if head > 255:
         buf[n] = 0
         n += 1
-    pos = n + len(payload)
+    pos = n + _len(payload)
     buf[n:pos] = payload
     return pos
 
