@@ -74,6 +74,9 @@ class Session:
         self.queue: "List[Union[OutPublish, OutRequest]]" = []
         self.qos2_in: "Set[int]" = set()
         self._next_id = 0
+        # Identifiers in flight may be ahead of _next_id (it wrapped, or restore() put
+        # old ones back): only then is a new one looked up in inflight first.
+        self._reuse = False
         self._seq = 0
 
     def assign(self, entry: "Union[OutPublish, OutRequest]") -> int:
@@ -82,10 +85,18 @@ class Session:
         if len(inflight) >= 65535:
             raise OverflowError("all 65535 packet identifiers are in use")
         pid = self._next_id
-        while True:
-            pid = pid + 1 if pid < 65535 else 1
-            if pid not in inflight:
-                break
+        if pid < 65535 and not self._reuse:
+            # Above every identifier in flight. Not looked up: MicroPython marks a deleted
+            # entry instead of emptying its slot, and a missing key is searched for past
+            # every mark, so in a dict whose keys move on (one up for each message, the
+            # acknowledged ones deleted) each miss soon scans the whole table.
+            pid += 1
+        else:
+            self._reuse = True
+            while True:
+                pid = pid + 1 if pid < 65535 else 1
+                if pid not in inflight:
+                    break
         self._next_id = pid
         entry.packet_id = pid
         inflight[pid] = entry
@@ -95,6 +106,7 @@ class Session:
         """Put back a publish loaded from a session store under its old identifier."""
         entry.packet_id = packet_id
         self.inflight[packet_id] = entry
+        self._reuse = True
 
     def next_seq(self) -> int:
         self._seq += 1
@@ -108,6 +120,7 @@ class Session:
 
     def clear(self) -> None:
         self.inflight = {}
+        self._reuse = False
         self.queue = []
         self.qos2_in = set()
 

@@ -219,6 +219,17 @@ def test_packet_ids_are_never_reused_while_in_flight():
     assert sum(seen) == 65534 and not seen[1] and not seen[0]
 
 
+def test_packet_ids_skip_those_restored_from_a_store():
+    from mq.proto_session import Session
+
+    s = Session()
+    s.restore(OutPublish(b"t", b"", 1), 3)  # loaded from a session store, still in flight
+    s.restore(OutPublish(b"t", b"", 2), 4)
+    assert [s.assign(OutPublish(b"t", b"", 1)) for _ in range(3)] == [1, 2, 5]
+    s.clear()
+    assert s.assign(OutPublish(b"t", b"", 1)) == 6  # nothing in flight: on from the last
+
+
 def test_server_receive_maximum_window():
     p, rec = connected(connack_props=Properties(receive_maximum=2))
     es = [out_publish(p, "t", 1, bytes([i])) for i in range(4)]
