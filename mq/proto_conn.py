@@ -514,7 +514,7 @@ class Protocol:
         """Send a QoS 0 PUBLISH without properties or alias now (connected only) if it
         is the common case (``Output.put``); return its size, or 0 if it is not (then
         nothing is sent: the caller uses ``publish_qos0``)."""
-        size = self.out.put(self._head | retain, topic, payload)
+        size = self.out.put(self._head | (1 if retain else 0), topic, payload)
         if size:
             self.packets_sent += 1
             self.last_sent = now

@@ -409,9 +409,10 @@ def test_plain_publish_path_and_its_fallbacks():
     for version in (4, 5):
         p, _ = connected(version)
         assert p.publish_plain(b"a/b", b"pay", False, 0) > 0
+        assert p.publish_plain(b"a/b", b"kept", 2, 0) > 0  # any true retain is the RETAIN bit alone
         e = out_publish(p, "a/b", 2, b"two")
-        assert [(m.topic, m.payload, m.qos, m.packet_id) for m in sent(p, version)] == [
-            ("a/b", b"pay", 0, 0), ("a/b", b"two", 2, e.packet_id)
+        assert [(m.topic, m.payload, m.qos, m.retain, m.packet_id) for m in sent(p, version)] == [
+            ("a/b", b"pay", 0, False, 0), ("a/b", b"kept", 0, True, 0), ("a/b", b"two", 2, False, e.packet_id)
         ]
     out = Output(64)
     assert out.put(0x130, b"t", bytes(70)) == 0 and out.n == 0  # does not fit: for publish()
