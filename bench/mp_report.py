@@ -10,6 +10,7 @@ bench/MP_RESULTS.md holds the analysis behind these numbers.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,31 @@ def measure(mode: str) -> "list[dict[str, Any]] | None":
         return figures
 
 
+def measure_instructions() -> "list[dict[str, Any]] | None":
+    """Run bench/mp_instructions.py (about 4 minutes, under valgrind); its cells, or None
+    if valgrind is missing or the script failed."""
+    if shutil.which("valgrind") is None:
+        print("bench: no valgrind; no instruction counts (apt-get install valgrind)", file=sys.stderr)
+        return None
+    with tempfile.TemporaryDirectory(prefix="mq-bench-") as tmp:
+        out = Path(tmp) / "mp_instructions.json"
+        proc = subprocess.run([sys.executable, str(BENCH / "mp_instructions.py"), "--json", str(out)],
+                              cwd=BENCH.parent)
+        if proc.returncode != 0 or not out.exists():
+            print("bench: mp_instructions.py failed (exit %d)" % proc.returncode, file=sys.stderr)
+            return None
+        cells: list[dict[str, Any]] = json.loads(out.read_text())["cells"]
+        return cells
+
+
+def _per_message(run: "dict[str, Any]", client: str, qos: int, size: int) -> "int | None":
+    for c in run.get("mp_instructions") or []:
+        if (c["client"], c["qos"], c["size"]) == (client, qos, size):
+            n: int = c["per_message"]
+            return n
+    return None
+
+
 def _find(figures: "list[dict[str, Any]]", figure: str, **match: Any) -> "dict[str, Any] | None":
     for f in figures:
         if f.get("figure") == figure and all(f.get(k) == v for k, v in match.items()) and "error" not in f:
@@ -67,6 +93,13 @@ def targets(run: "dict[str, Any]", figures: "list[dict[str, Any]]",
                 " client and broker alone)" % (" / ".join("%.2fx" % x if x else "-" for x in v),
                                                  " / ".join("%.2fx" % x if x else "-" for x in c)),
                 verdict(at_least(v, 2))))
+    cpu = [(_per_message(run, "mp_mqtt_as", 0, s) or 0, _per_message(run, "mp_mq", 0, s) or 0) for s in sizes]
+    if all(a and b for a, b in cpu):
+        fewer = [a / b for a, b in cpu]
+        out.append(("(the same, in CPU: instructions per QoS 0 message, `bench/mp_instructions.py`)",
+                    "%s fewer than mqtt_async (mq: %s)" % (
+                        " / ".join("%.2fx" % x for x in fewer), " / ".join(format(b, ",") for _, b in cpu)),
+                    verdict(min(fewer) >= 2)))
     for qos, bound in ((1, 10000), (2, 5000)):
         r = [rate(qos, s) for s in sizes]
         out.append(("pipelined QoS %d ≥ %s msg/s" % (qos, format(bound, ",")),
@@ -121,6 +154,19 @@ def section(run: "dict[str, Any]", ratio: Any) -> "list[str]":
         tables(figures),
         "",
     ]
+    cells = run.get("mp_instructions")
+    if cells:
+        lines += [
+            "**MicroPython unix port: instructions per message** (`bench/mp_instructions.py`, run by this",
+            "mode under valgrind: the client's user-space instructions for 10,001 messages less those for 1,",
+            "per message; QoS 0 with each publish awaited, QoS 1/2 pipelined, as in the rounds above)",
+            "",
+            "| client | QoS | payload | instructions per message |",
+            "|---|---|---|---:|",
+        ]
+        lines += ["| %s | %d | %s | %s |" % (c["client"], c["qos"], fmt_size(c["size"]), format(c["per_message"], ","))
+                  for c in cells]
+        lines.append("")
     lines += ["**mq on the MicroPython unix port against the targets** (rates from this mode's"
               " rounds above)", "", "| target | measured | met |", "|---|---|---|"]
     lines += ["| %s | %s | %s |" % row for row in targets(run, figures, ratio)]

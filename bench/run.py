@@ -19,7 +19,8 @@ within a round; the tables give the median over the rounds. Writes
 ``bench/results.json``, the generated section of ``bench/RESULTS.md`` and
 ``bench/throughput.png``. Then ``bench/mp_memory.py`` measures the MicroPython heap,
 allocation and size figures (``bench/mp_report.py`` reports them; the quick mode for mq
-alone).
+alone), and in the full mode ``bench/mp_instructions.py`` counts the MicroPython
+clients' instructions per message under valgrind.
 """
 
 import argparse
@@ -610,9 +611,10 @@ def results_section(data: dict) -> str:
         MARK_BEGIN,
         "## Throughput and latency against Mosquitto (`bench/run.py`)",
         "",
-        "One command sets up the extras (`pip install -e .[bench]`, the MicroPython peers) and runs",
-        "the driver, then `bench/mp_memory.py` for the MicroPython memory figures; the quick mode",
-        "takes under two minutes, the full one about fifteen:",
+        "One command sets up the extras (`pip install -e .[bench]`, the MicroPython peers, valgrind) and",
+        "runs the driver, then `bench/mp_memory.py` for the MicroPython memory figures and, in the full",
+        "mode, `bench/mp_instructions.py` for their CPU; the quick mode takes under two minutes, the",
+        "full one about twenty:",
         "",
         "    " + COMMANDS["quick"],
         "    " + COMMANDS["full"],
@@ -782,6 +784,8 @@ def main() -> None:
     run["summary"] = summarise(run)
     if any(c.startswith("mp_") for c in run["clients"]):
         run["mp_memory"] = mp_report.measure(mode)
+        if mode == "full":
+            run["mp_instructions"] = mp_report.measure_instructions()
     print("\n".join(tables(run)))
     log("%s mode: %.0f s" % (mode, run["elapsed_seconds"]))
     if a.no_write:
