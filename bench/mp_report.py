@@ -59,12 +59,13 @@ def measure_instructions() -> "list[dict[str, Any]] | None":
         return cells
 
 
-def _per_message(run: "dict[str, Any]", client: str, qos: int, size: int) -> "int | None":
+def _per_message(run: "dict[str, Any]", client: str, qos: int, size: int) -> int:
+    """Instructions per message from the run's bench/mp_instructions.py cells (0: none)."""
     for c in run.get("mp_instructions") or []:
         if (c["client"], c["qos"], c["size"]) == (client, qos, size):
             n: int = c["per_message"]
             return n
-    return None
+    return 0
 
 
 def _find(figures: "list[dict[str, Any]]", figure: str, **match: Any) -> "dict[str, Any] | None":
@@ -93,7 +94,7 @@ def targets(run: "dict[str, Any]", figures: "list[dict[str, Any]]",
                 " client and broker alone)" % (" / ".join("%.2fx" % x if x else "-" for x in v),
                                                  " / ".join("%.2fx" % x if x else "-" for x in c)),
                 verdict(at_least(v, 2))))
-    cpu = [(_per_message(run, "mp_mqtt_as", 0, s) or 0, _per_message(run, "mp_mq", 0, s) or 0) for s in sizes]
+    cpu = [(_per_message(run, "mp_mqtt_as", 0, s), _per_message(run, "mp_mq", 0, s)) for s in sizes]
     if all(a and b for a, b in cpu):
         fewer = [a / b for a, b in cpu]
         out.append(("(the same, in CPU: instructions per QoS 0 message, `bench/mp_instructions.py`)",

@@ -81,7 +81,6 @@ class Protocol:
         self.rx_n = 0
         self.state = IDLE
         self.version = V50
-        self._head = 0x130  # a PUBLISH's first byte, | 0x100 for 5.0 (encode_plain_publish)
         self.clean_start = True
         self.receive_maximum = receive_maximum
         self.receive_maximum_policy = receive_maximum_policy
@@ -117,7 +116,6 @@ class Protocol:
         if self.auth is not None:
             self.auth.start(connect)  # adds the Authentication Method and data (v5)
         self.version = connect.version
-        self._head = 0x130 if connect.version == _V50 else 0x30
         self.clean_start = connect.clean_start
         self.decoder.version = connect.version
         self.rx_n = 0
@@ -514,7 +512,8 @@ class Protocol:
         """Send a QoS 0 PUBLISH without properties or alias now (connected only) if it
         is the common case (``Output.put``); return its size, or 0 if it is not (then
         nothing is sent: the caller uses ``publish_qos0``)."""
-        size = self.out.put(self._head | (1 if retain else 0), topic, payload)
+        # The first byte, with 0x100 for 5.0 (encode_plain_publish).
+        size = self.out.put((0x130 if self.version == _V50 else 0x30) | (1 if retain else 0), topic, payload)
         if size:
             self.packets_sent += 1
             self.last_sent = now

@@ -98,7 +98,7 @@ class Output:
         alias: int,
     ) -> int:
         """Encode a PUBLISH; return its size, or minus its size when it is larger
-        than ``limit`` (then nothing is written)."""
+        than ``self.limit`` (then nothing is written)."""
         limit = self.limit
         start = self.n
         if not self.extra:

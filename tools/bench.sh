@@ -17,11 +17,7 @@ fi
 # valgrind counts the MicroPython clients' instructions per message in the full mode
 # (bench/mp_instructions.py): a CPU figure the host's load does not move.
 if [ "${1:-}" = "--full" ] && ! command -v valgrind >/dev/null 2>&1; then
-    SUDO=""
-    [ "$(id -u)" = 0 ] || SUDO="sudo"
-    echo "bench: installing valgrind with apt-get"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq valgrind >/dev/null
+    apt_install valgrind
 fi
 if [ -f bench/setup_mp_peers.sh ] && [ ! -f bench/mp_lib/umqtt/simple.py ]; then
     sh bench/setup_mp_peers.sh

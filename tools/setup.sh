@@ -5,12 +5,17 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+# apt_install PACKAGE: from Debian's packages, as root or through sudo.
+apt_install() {
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO="sudo"
-    echo "setup: installing mosquitto with apt-get"
+    echo "setup: installing $1 with apt-get"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mosquitto >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$1" >/dev/null
+}
+
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+    apt_install mosquitto
 fi
 
 if [ ! -x .venv/bin/python ]; then
