@@ -118,6 +118,10 @@ class _Link:
         self.writer = writer
         # MicroPython's stream: its socket, for the generator reader and writer.
         self.sock = stream_socket(writer)
+        # CPython's asyncio stream: the loop's call_soon (see Client._nudge).
+        self.soon: "Any" = None
+        if not MICROPYTHON and getattr(writer, "transport", None) is not None:
+            self.soon = asyncio.get_running_loop().call_soon
         self.tasks: "List[Any]" = []
         self.closed = False
         self.ready = False  # CONNACK accepted: a loss now means reconnecting
@@ -398,8 +402,7 @@ class Client:
                         if out.extra:
                             self._kick()
                         elif not self._woken:
-                            self._woken = True
-                            self._wake.set()
+                            self._nudge()
                         return DONE
             if self._qos0_policy == QOS0_DROP or len(self._blocked) >= self._outgoing_queue:
                 return DROPPED
@@ -868,8 +871,8 @@ class Client:
         proto = self.proto
         if proto.session.queue:
             proto.pump(ticks_ms())  # the next part of a burst held back by out_limit
-            if proto.out.n or proto.out.extra:
-                self._wake.set()
+            if (proto.out.n or proto.out.extra) and not self._woken:
+                self._nudge()
         if self._blocked and self._backlog() < self._high_water:
             self._release_blocked()
 
@@ -1248,9 +1251,34 @@ class Client:
             link = self._link
             if link is not None and self._backlog() < self._high_water:
                 self._write(link)
-        if not self._woken:  # a flag is cheaper than set() on every publish
-            self._woken = True
+        if not self._woken:  # a flag is cheaper than a call on every publish
+            self._nudge()
+
+    def _nudge(self) -> None:
+        # Something to send. On an asyncio stream of CPython's, a plain callback writes
+        # it once the running task yields: cheaper than a step of the writer task, which
+        # is left to drain a full socket. Elsewhere the writer task does it all.
+        self._woken = True
+        link = self._link
+        if link is not None and link.soon is not None:
+            link.soon(self._flush_soon)
+        else:
             self._wake.set()
+
+    def _flush_soon(self) -> None:
+        self._woken = False
+        link = self._link
+        if link is None or link.closed:
+            return
+        try:
+            if not stream_backlog(link.writer):
+                self._write(link)
+                if not stream_backlog(link.writer):
+                    self._flushed()
+                    return
+            self._wake.set()  # the socket is full: the writer task writes after drain()
+        except Exception as e:
+            self._lost(link, e)
 
     def _write(self, link: _Link) -> None:
         out = self.proto.out
