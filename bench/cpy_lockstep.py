@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import socket
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -30,7 +28,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-import run  # noqa: E402
+from mp_instructions import valgrind_count  # noqa: E402
 
 CELLS = [(0, 32), (1, 32), (2, 32), (2, 1024)]
 BASE = 1000  # messages of the shorter run
@@ -117,19 +115,9 @@ class LockstepPeer(threading.Thread):
 
 def instructions(peer: LockstepPeer, qos: int, size: int, count: int) -> int:
     peer.count = count
-    cmd = [
-        "valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-        sys.executable, str(BENCH / "clients" / "cpy_mq.py"), peer.url, "publish", str(qos), str(size), str(count),
-    ]
+    script = str(BENCH / "clients" / "cpy_mq.py")
     env = dict(os.environ, PYTHONHASHSEED="0")  # the same dict layouts in every run
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
-    report = run.last_json_line(p.stdout)
-    if report is None or report.get("error"):
-        raise RuntimeError("cpy_mq failed: %s" % ((report or {}).get("error") or p.stderr[-300:]))
-    m = re.search(r"I\s+refs:\s+([\d,]+)", p.stderr)
-    if m is None:
-        raise RuntimeError("no instruction count from valgrind: " + p.stderr[-300:])
-    return int(m.group(1).replace(",", ""))
+    return valgrind_count([sys.executable, script, peer.url, "publish", str(qos), str(size), str(count)], env)
 
 
 def main() -> None:

@@ -39,19 +39,23 @@ CELLS = [
 ]
 
 
-def instructions(mp: str, url: str, client: str, qos: int, size: int, count: int) -> int:
-    cmd = [
-        "valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-        mp, str(BENCH / "clients" / (client + ".py")), url, "publish", str(qos), str(size), str(count),
-    ]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+def valgrind_count(argv: "list[str]", env: "dict[str, str] | None" = None) -> int:
+    """Run a bench client under cachegrind; the instructions it executed in user space.
+    Fails unless the client printed its JSON line without an error."""
+    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *argv]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     report = run.last_json_line(p.stdout)
     if report is None or report.get("error"):
-        raise RuntimeError("%s failed: %s" % (client, (report or {}).get("error") or p.stdout[-300:]))
+        raise RuntimeError("%s failed: %s" % (Path(argv[1]).stem, (report or {}).get("error") or p.stderr[-300:]))
     m = re.search(r"I\s+refs:\s+([\d,]+)", p.stderr)
     if m is None:
         raise RuntimeError("no instruction count from valgrind: " + p.stderr[-300:])
     return int(m.group(1).replace(",", ""))
+
+
+def instructions(mp: str, url: str, client: str, qos: int, size: int, count: int) -> int:
+    script = str(BENCH / "clients" / (client + ".py"))
+    return valgrind_count([mp, script, url, "publish", str(qos), str(size), str(count)])
 
 
 def main() -> None:
