@@ -637,7 +637,12 @@ class Client:
             link.tasks.append(asyncio.create_task(self._reader_mp(link)))
             link.tasks.append(asyncio.create_task(self._writer_mp(link)))
         else:
-            link.tasks.append(asyncio.create_task(self._reader(link)))
+            if link.soon is not None:  # CPython's own stream: read from its transport
+                from .io_feed import feed
+
+                feed(self, link)
+            else:
+                link.tasks.append(asyncio.create_task(self._reader(link)))
             link.tasks.append(asyncio.create_task(self._writer(link)))
         await self._connack_event.wait()
         c = self._connack
@@ -808,11 +813,45 @@ class Client:
         # awaited: its acknowledgement must be read.
         return 1 if len(self._handler_queue) >= self._incoming_queue and not token_waiting[0] else 0
 
-    async def _pause_reading(self, link: _Link) -> None:
+    def _fed(self, link: _Link, n: int) -> None:
+        # io_feed: n bytes arrived in the receive buffer (0: the server closed).
+        if link.closed:
+            return
+        try:
+            more = self._after_read(link, n)
+        except BaseException as e:
+            self._read_failed(link, e)
+            return
+        if more > 0:
+            link.writer.transport.pause_reading()
+            # Paused before any other task runs: a token awaited from now on resumes it.
+            drained = self._pause(link)
+            link.tasks.append(asyncio.create_task(self._resume_reading(link, drained)))
+
+    def _fed_error(self, link: _Link, e: BaseException) -> None:
+        if not link.closed:
+            self._read_failed(link, e)
+
+    async def _resume_reading(self, link: _Link, drained: "Any") -> None:
+        task = asyncio.current_task()
+        try:
+            await self._pause_reading(link, drained)
+        finally:
+            if task in link.tasks:
+                link.tasks.remove(task)
+        if not link.closed:
+            link.writer.transport.resume_reading()
+
+    def _pause(self, link: _Link) -> "Any":
         link.paused = True
         drained = self._drained
         drained.clear()
-        paused_readers.append(drained)
+        paused_readers.append(drained)  # set by a token awaited: its ack must be read
+        return drained
+
+    async def _pause_reading(self, link: _Link, drained: "Any" = None) -> None:
+        if drained is None:
+            drained = self._pause(link)
         try:
             await drained.wait()
         finally:

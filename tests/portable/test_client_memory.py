@@ -100,7 +100,8 @@ async def _tasks_on_demand():
     try:
         client, c1, _ = await h.dial(**ev.options())
         link = client._link
-        assert len(link.tasks) == 3, link.tasks
+        # (On CPython's own asyncio streams the transport's callback reads: io_feed.)
+        assert len(link.tasks) == (2 if link.soon is not None else 3), link.tasks
         assert client._supervisor is None and client._dispatcher is None
         c1.close()
         await ev.wait_lost()
