@@ -813,35 +813,6 @@ class Client:
         # awaited: its acknowledgement must be read.
         return 1 if len(self._handler_queue) >= self._incoming_queue and not token_waiting[0] else 0
 
-    def _fed(self, link: _Link, n: int) -> None:
-        # io_feed: n bytes arrived in the receive buffer (0: the server closed).
-        if link.closed:
-            return
-        try:
-            more = self._after_read(link, n)
-        except BaseException as e:
-            self._read_failed(link, e)
-            return
-        if more > 0:
-            link.writer.transport.pause_reading()
-            # Paused before any other task runs: a token awaited from now on resumes it.
-            drained = self._pause(link)
-            link.tasks.append(asyncio.create_task(self._resume_reading(link, drained)))
-
-    def _fed_error(self, link: _Link, e: BaseException) -> None:
-        if not link.closed:
-            self._read_failed(link, e)
-
-    async def _resume_reading(self, link: _Link, drained: "Any") -> None:
-        task = asyncio.current_task()
-        try:
-            await self._pause_reading(link, drained)
-        finally:
-            if task in link.tasks:
-                link.tasks.remove(task)
-        if not link.closed:
-            link.writer.transport.resume_reading()
-
     def _pause(self, link: _Link) -> "Any":
         link.paused = True
         drained = self._drained

@@ -27,15 +27,42 @@ class Feed(asyncio.BufferedProtocol):
         return view
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.client._fed(self.link, nbytes)
+        client = self.client
+        link = self.link
+        if link.closed:
+            return
+        try:
+            more = client._after_read(link, nbytes)
+        except BaseException as e:
+            client._read_failed(link, e)
+            return
+        if more > 0:
+            link.writer.transport.pause_reading()
+            # Registered before any other task runs: a token awaited from now on
+            # resumes reading (its acknowledgement must be read).
+            drained = client._pause(link)
+            link.tasks.append(asyncio.create_task(self._resume(drained)))
+
+    async def _resume(self, drained: "Any") -> None:
+        link = self.link
+        task = asyncio.current_task()
+        try:
+            await self.client._pause_reading(link, drained)
+        finally:
+            if task in link.tasks:
+                link.tasks.remove(task)
+        if not link.closed:
+            link.writer.transport.resume_reading()
 
     def eof_received(self) -> None:
-        self.client._fed(self.link, 0)  # the server closed: a lost connection
+        self.buffer_updated(0)  # the server closed: a lost connection
 
     def connection_lost(self, exc: "Optional[BaseException]") -> None:
         self.stream.connection_lost(exc)
-        if exc is not None:
-            self.client._fed_error(self.link, exc)
+        if exc is None:
+            self.buffer_updated(0)  # (nothing if the client closed it)
+        elif not self.link.closed:
+            self.client._read_failed(self.link, exc)
 
     def pause_writing(self) -> None:
         self.stream.pause_writing()
@@ -45,6 +72,6 @@ class Feed(asyncio.BufferedProtocol):
 
 
 def feed(client: "Any", link: "Any") -> None:
-    """Put a Feed under link's stream: from now on the transport calls client._fed."""
+    """Put a Feed under link's stream: from now on its transport feeds the client."""
     transport = link.writer.transport
     transport.set_protocol(Feed(client, link, transport.get_protocol()))
