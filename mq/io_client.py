@@ -118,10 +118,7 @@ class _Link:
         self.writer = writer
         # MicroPython's stream: its socket, for the generator reader and writer.
         self.sock = stream_socket(writer)
-        # CPython's asyncio stream: the loop's call_soon (see Client._nudge).
-        self.soon: "Any" = None
-        if not MICROPYTHON and getattr(writer, "transport", None) is not None:
-            self.soon = asyncio.get_running_loop().call_soon
+        self.feed: "Any" = None  # io_feed.Feed: CPython's own asyncio stream
         self.tasks: "List[Any]" = []
         self.closed = False
         self.ready = False  # CONNACK accepted: a loss now means reconnecting
@@ -637,10 +634,10 @@ class Client:
             link.tasks.append(asyncio.create_task(self._reader_mp(link)))
             link.tasks.append(asyncio.create_task(self._writer_mp(link)))
         else:
-            if link.soon is not None:  # CPython's own stream: read from its transport
+            if not MICROPYTHON and getattr(writer, "transport", None) is not None:
                 from .io_feed import feed
 
-                feed(self, link)
+                feed(self, link)  # the transport reads, and a loop callback writes
             else:
                 link.tasks.append(asyncio.create_task(self._reader(link)))
             link.tasks.append(asyncio.create_task(self._writer(link)))
@@ -1265,30 +1262,14 @@ class Client:
             self._nudge()
 
     def _nudge(self) -> None:
-        # Something to send. On an asyncio stream of CPython's, a plain callback writes
-        # it once the running task yields: cheaper than a step of the writer task, which
-        # is left to drain a full socket. Elsewhere the writer task does it all.
+        # Something to send: the writer task sends it, or on CPython's own stream a
+        # plain loop callback (io_feed), which leaves the task to drain a full socket.
         self._woken = True
         link = self._link
-        if link is not None and link.soon is not None:
-            link.soon(self._flush_soon)
+        if link is not None and link.feed is not None:
+            link.feed.nudge()
         else:
             self._wake.set()
-
-    def _flush_soon(self) -> None:
-        self._woken = False
-        link = self._link
-        if link is None or link.closed:
-            return
-        try:
-            if not stream_backlog(link.writer):
-                self._write(link)
-                if not stream_backlog(link.writer):
-                    self._flushed()
-                    return
-            self._wake.set()  # the socket is full: the writer task writes after drain()
-        except Exception as e:
-            self._lost(link, e)
 
     def _write(self, link: _Link) -> None:
         out = self.proto.out
