@@ -42,8 +42,10 @@ class Feed(asyncio.BufferedProtocol):
         writer = link.writer
         try:
             if not stream_backlog(writer):
-                client._write(link)
-                if not stream_backlog(writer):
+                client._write(link)  # (it notes the stream's backlog in _held)
+                if link.closed:
+                    return
+                if not client._held:
                     client._flushed()
                     return
             client._wake.set()  # the socket is full: the writer task writes after drain()
