@@ -1195,13 +1195,10 @@ class Client:
     def _sub_props(self, sub: Subscription) -> "Optional[Properties]":
         if self.protocol != _V50:
             return None
-        if not self.server_capabilities.subscription_id_available:
-            sub.auto_id = None
-        elif sub.subscription_id is None and sub.auto_id is None:
-            # A v5 server sends overlapping subscriptions one copy each, tagged with the
-            # identifier: with one of our own on every subscription, each copy reaches
-            # only its own handler.
-            sub.auto_id = self._subs.new_id()
+        # A v5 server sends overlapping subscriptions one copy each, tagged with the
+        # identifier: with one of our own on every subscription, each copy reaches
+        # only its own handler.
+        self._subs.number(sub, self.server_capabilities.subscription_id_available)
         p = Properties()
         sid = sub.sid
         if sid is not None:

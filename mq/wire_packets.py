@@ -140,6 +140,7 @@ class Message(Packet):
     type = PUBLISH
     # Defaults live in the class: an instance holds only what differs (on MicroPython
     # each instance attribute costs 16 bytes, and a message is made per PUBLISH).
+    qos = 0
     retain = False
     dup = False
 
@@ -155,7 +156,8 @@ class Message(Packet):
     ) -> None:
         self.topic = topic
         self.payload = payload
-        self.qos = qos
+        if qos:
+            self.qos = qos  # (a QoS 0 message of two attributes takes 64 bytes, not 96)
         if retain:
             self.retain = retain
         if dup:

@@ -292,7 +292,8 @@ def read_properties(r: "Reader", ptype: int) -> "Optional[Properties]":
     end = r.pos + n
     if end > r.end:
         raise MalformedPacket("property length beyond the end of the packet")
-    props = Properties()
+    # Made without __init__: its **fields would be a dict allocated for every message.
+    props = object.__new__(Properties)
     bit = 1 << ptype
     while r.pos < end:
         pid = r.varint()
