@@ -13,9 +13,9 @@ in-flight or queue limit, since Mosquitto 2.0.11 stalls pipelined QoS 2 under th
   end-to-end rate = arrivals / (last arrival - first arrival), lost = COUNT - arrivals.
 * ``latency``: COUNT sequential QoS 1 (and QoS 2) round trips, p50 and p99.
 
-Each round runs every client once per combination, one after the other, so the ratios
-to paho-mqtt and to the raw-socket ceiling (``raw_blaster``) are taken pair by pair
-within a round; the tables give the median over the rounds. Writes
+Each round runs every client once per combination, one after the other (in reverse
+order every other round), so the ratios to paho-mqtt and to the raw-socket ceiling
+(``raw_blaster``) are taken pair by pair within a round; the tables give the median over the rounds. Writes
 ``bench/results.json``, the generated section of ``bench/RESULTS.md`` and
 ``bench/throughput.png``. Then ``bench/mp_memory.py`` measures the MicroPython heap,
 allocation and size figures (``bench/mp_report.py`` reports them; the quick mode for mq
@@ -277,8 +277,12 @@ def run_plan(mode_name: str, plan: dict, clients: "list[tuple[str, str]]", runs:
     t0 = time.perf_counter()
     for r in range(runs):
         with BenchBroker(BROKER_CONFIG) as broker:
+            # Table order in even rounds, reversed in odd ones: no client always runs
+            # first after the previous combination, and each pair that a ratio is taken
+            # of (a client and paho, mq and the ceiling) stays side by side.
+            order = todo if r % 2 == 0 else todo[::-1]
             for mode, qos, size, count in combos(plan):
-                for name, runtime in todo:
+                for name, runtime in order:
                     key = (name, mode, qos, size)
                     if key in failed:
                         res = {"client": name, "runtime": runtime, "mode": mode, "qos": qos, "size": size,
