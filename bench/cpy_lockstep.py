@@ -28,7 +28,10 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+sys.path.insert(0, str(BENCH / "clients"))
+
 from mp_instructions import valgrind_count  # noqa: E402
+from raw_blaster import read_varint  # noqa: E402
 
 CELLS = [(0, 32), (1, 32), (2, 32), (2, 1024)]
 BASE = 1000  # messages of the shorter run
@@ -39,17 +42,10 @@ def _packets(buf: bytearray) -> "list[tuple[int, bytes]]":
     out = []
     i = 0
     while len(buf) - i >= 2:
-        n = shift = 0
-        j = i + 1
-        while j < len(buf):
-            b = buf[j]
-            j += 1
-            n |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                break
-        else:
+        length = read_varint(buf, i + 1)
+        if length is None:
             break
+        n, j = length
         if j + n > len(buf):
             break
         out.append((buf[i], bytes(buf[j:j + n])))

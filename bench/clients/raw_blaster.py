@@ -35,6 +35,20 @@ def varint(n: int) -> bytes:
             return bytes(out)
 
 
+def read_varint(buf: "bytes | bytearray", i: int) -> "tuple[int, int] | None":
+    """The variable byte integer at buf[i:]: (its value, the index after it), or None
+    if buf ends before it does."""
+    n = shift = 0
+    while i < len(buf):
+        b = buf[i]
+        i += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n, i
+    return None
+
+
 def mqtt_str(s: bytes) -> bytes:
     return struct.pack("!H", len(s)) + s
 
@@ -95,16 +109,10 @@ def connect(host: str, port: int) -> "tuple[socket.socket, int]":
     first, body = read_packet(sock)
     if first >> 4 != 2 or body[1] != 0:
         raise OSError("connection refused: %r" % body[:2])
-    i = 2
-    plen = 0
-    shift = 0
-    while True:
-        b = body[i]
-        i += 1
-        plen |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            break
+    length = read_varint(body, 2)
+    if length is None:
+        raise OSError("CONNACK cut short: %r" % body)
+    plen, i = length
     return sock, receive_maximum(body[i:i + plen])
 
 
