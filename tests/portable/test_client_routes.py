@@ -57,10 +57,6 @@ def test_an_identifier_decides_alone_only_when_every_subscription_has_one():
     assert _names(subs.handlers_for("a/1", [b.sid])) == ["h1", "h2"]
 
 
-def _route(subs, topic, ids, n, _):
-    return subs.handlers_for(topic, ids) if n else None
-
-
 def test_a_repeated_topic_or_identifier_is_routed_without_allocating():
     if not MICROPYTHON:
         raise SkipTest("heap_lock exists only on MicroPython")
@@ -70,10 +66,10 @@ def test_a_repeated_topic_or_identifier_is_routed_without_allocating():
     subs.number(s, True)
     ids = [s.sid]
     for topic, sids in (("sensors/a/temp", None), ("sensors/a/temp", ids)):
-        first = _route(subs, topic, sids, 1, 0)
+        first = subs.handlers_for(topic, sids)
         micropython.heap_lock()
         try:
-            again = _route(subs, topic, sids, 1, 0)
+            again = subs.handlers_for(topic, sids)
         finally:
             micropython.heap_unlock()
         assert again is first and again == [h1]
