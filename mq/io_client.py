@@ -763,7 +763,7 @@ class Client:
                 if more < 0:
                     return
                 if more:
-                    await self._pause_reading(link)
+                    await self._pause_reading(link, self._pause(link))
         except asyncio.CancelledError:
             raise
         except BaseException as e:
@@ -786,7 +786,7 @@ class Client:
                 if more < 0:
                     return
                 if more:
-                    yield from self._pause_reading(link)  # type: ignore[misc]
+                    yield from self._pause_reading(link, self._pause(link))  # type: ignore[misc]
         except asyncio.CancelledError:
             raise
         except BaseException as e:
@@ -817,9 +817,8 @@ class Client:
         paused_readers.append(drained)  # set by a token awaited: its ack must be read
         return drained
 
-    async def _pause_reading(self, link: _Link, drained: "Any" = None) -> None:
-        if drained is None:
-            drained = self._pause(link)
+    async def _pause_reading(self, link: _Link, drained: "Any") -> None:
+        # drained: what _pause returned, before any other task ran
         try:
             await drained.wait()
         finally:
