@@ -27,6 +27,7 @@ pytestmark = pytest.mark.skipif(
 PER_MESSAGE = [
     ("wire_decode", "short_ack"),
     ("proto_conn", "received"),
+    ("proto_conn", "_acks"),
     ("proto_conn", "_on_ack"),
     ("proto_conn", "_finish"),
     ("proto_conn", "_ack"),

@@ -484,6 +484,40 @@ def test_four_byte_acknowledgements_and_their_malformed_lookalikes():
         assert p.state == CLOSED
 
 
+def test_a_run_of_acknowledgements_in_one_read_and_what_breaks_it():
+    # A run of short PUBACKs and PUBCOMPs completes in one loop; an acknowledgement
+    # it cannot take (unknown, for the wrong QoS or state) goes to the general path,
+    # which warns or fails as before, and the run goes on after a warning.
+    p, rec = connected(connack_props=Properties(receive_maximum=3))
+    e1, e2, e3 = out_publish(p, "t", 1), out_publish(p, "t", 1), out_publish(p, "t", 2)
+    q1, q2 = out_publish(p, "t", 1), out_publish(p, "t", 1)  # queued behind the window
+    assert [m.packet_id for m in sent(p)] == [e1.packet_id, e2.packet_id, e3.packet_id]
+    p.feed(unhex("50 02 %04x" % e3.packet_id), 0)
+    assert rec.take() == [("pubrec", e3.packet_id)]
+    assert sent(p) == [Ack(PUBREL, e3.packet_id)]
+    n = p.packets_received
+    p.feed(unhex("40 02 %04x  40 03 %04x 10  40 02 03e7  70 02 %04x" % (e1.packet_id, e2.packet_id, e3.packet_id)), 7)
+    assert rec.take() == [
+        ("done", e1.packet_id, 0),
+        ("done", e2.packet_id, 0x10),  # No matching subscribers, in five bytes
+        ("warning", "PUBACK for unknown packet identifier 999"),
+        ("done", e3.packet_id, 0),
+    ]
+    assert p.packets_received == n + 4 and p.last_recv == 7
+    # The freed window sends what was queued, once.
+    assert [m.packet_id for m in sent(p)] == [q1.packet_id, q2.packet_id]
+    assert sorted(p.session.inflight) == sorted([q1.packet_id, q2.packet_id])
+    for bad, message in (("40 02 %04x", "PUBACK for a QoS 2 message"), ("70 02 %04x", "PUBCOMP before PUBREL")):
+        p, rec = connected()
+        ok, qos2 = out_publish(p, "t", 1), out_publish(p, "t", 2)
+        sent(p)
+        e = raises(ProtocolError, p.feed, unhex(("40 02 %04x  " % ok.packet_id) + bad % qos2.packet_id), 0)
+        assert str(e).startswith(message) and e.reason_code == 0x82
+        assert rec.take() == [("done", ok.packet_id, 0)]
+        assert sent(p) == [Disconnect(0x82)]
+        assert p.state == CLOSED
+
+
 def test_split_and_coalesced_input():
     p, rec = connected()
     data = b"".join(wire(Message("t/%d" % i, bytes(i), 1, packet_id=i + 1)) for i in range(20))
