@@ -293,17 +293,17 @@ class Protocol:
         try:
             while self.state == CONNECTED or self.state == CONNECTING:
                 # Acknowledgements, the most frequent packets, take short ways: a run of
-                # success PUBACKs and PUBCOMPs completes in _acks, another short one goes
-                # straight to _on_ack; anything else through header, body and _handle.
+                # success PUBACKs, PUBRECs and PUBCOMPs in _acks, another short one straight
+                # to _on_ack; anything else goes through header, body and _handle.
                 if self.state == CONNECTED:
-                    if pos + 4 <= end and (mv[pos] == 0x40 or mv[pos] == 0x70):
+                    if pos + 4 <= end and mv[pos] & 0xCF == 0x40:  # types 4 to 7, no flags
+                        self.last_recv = now
                         # At most 16 or so at a time: CPython 3.11 specializes the code of a
                         # function once it has been called 8 times, so one call for a whole
                         # read of them would run unspecialized, slower than the general path.
                         stop = self._acks(mv, pos, end if end - pos < 80 else pos + 80)
                         if stop != pos:
                             pos = stop
-                            self.last_recv = now
                             if self.session.queue or self.requests:
                                 self._pump(now)  # the freed quota lets the next ones go
                             continue
@@ -340,12 +340,13 @@ class Protocol:
                 self._rx_mv = memoryview(self.rx)
 
     def _acks(self, mv: "ReadBuffer", pos: int, end: int) -> int:
-        """Complete a run of success PUBACKs and PUBCOMPs at mv[pos:end], each for a
-        publish in flight in the state it answers; return where the run stops. The
+        """Take a run of success PUBACKs, PUBRECs and PUBCOMPs at mv[pos:end], each for
+        a publish in flight in the state it answers; return where the run stops. The
         acknowledgements are those ``Decoder.short_ack`` takes (four bytes, or on MQTT
-        5.0 a PUBACK of five with 0x10, No matching subscribers): what a publisher reads
-        most, here without the Ack record and the calls of the general path, which gets
-        whatever this does not take (and raises or warns)."""
+        5.0 a PUBACK or PUBREC of five with 0x10, No matching subscribers): what a
+        publisher reads most, here without the Ack record and the calls of the general
+        path, which gets whatever this does not take (and raises or warns). The caller
+        has set ``last_recv`` to now."""
         # Locals and stack within MicroPython's 11 words (see short_ack), hence the
         # packet identifier first in e, and a call for each length.
         if self.decoder.max_packet < 5:
@@ -353,14 +354,27 @@ class Protocol:
         inflight = self.session.inflight
         while pos + 4 <= end and self.state == CONNECTED:
             if mv[pos + 1] != 2 and not (
-                mv[pos + 1] == 3 and mv[pos] == 0x40 and pos + 5 <= end and mv[pos + 4] == 0x10
-                and self.version == _V50
+                mv[pos + 1] == 3 and (mv[pos] == 0x40 or mv[pos] == 0x50) and pos + 5 <= end
+                and mv[pos + 4] == 0x10 and self.version == _V50
             ):
                 break
             e: "Any" = (mv[pos + 2] << 8) | mv[pos + 3]
             e = inflight.get(e)
             if not isinstance(e, OutPublish):
                 break
+            if mv[pos] == 0x50:
+                # PUBREC: PUBREL goes out (again, for a repeated PUBREC), PUBCOMP ends it.
+                if e.qos != 2 or e.state == QUEUED:
+                    break
+                if e.state != RELEASED:
+                    e.state = RELEASED
+                    self.listener.on_pubrec(e)
+                self.out.ack(self.version, _PUBREL, e.packet_id)
+                self.packets_sent += 1
+                self.last_sent = self.last_recv
+                self.packets_received += 1
+                pos += mv[pos + 1] + 2
+                continue
             if mv[pos] == 0x40:
                 if e.qos != 1 or e.state != SENT:
                     break

@@ -485,33 +485,49 @@ def test_four_byte_acknowledgements_and_their_malformed_lookalikes():
 
 
 def test_a_run_of_acknowledgements_in_one_read_and_what_breaks_it():
-    # A run of short PUBACKs and PUBCOMPs completes in one loop; an acknowledgement
-    # it cannot take (unknown, for the wrong QoS or state) goes to the general path,
-    # which warns or fails as before, and the run goes on after a warning.
-    p, rec = connected(connack_props=Properties(receive_maximum=3))
-    e1, e2, e3 = out_publish(p, "t", 1), out_publish(p, "t", 1), out_publish(p, "t", 2)
+    # A run of short PUBACKs, PUBRECs and PUBCOMPs is taken in one loop; an
+    # acknowledgement it cannot take (unknown, for the wrong QoS or state) goes to the
+    # general path, which warns or fails as before, and the run goes on after a warning.
+    p, rec = connected(connack_props=Properties(receive_maximum=4))
+    e1, e2, e3, e4 = out_publish(p, "t", 1), out_publish(p, "t", 1), out_publish(p, "t", 2), out_publish(p, "t", 2)
     q1, q2 = out_publish(p, "t", 1), out_publish(p, "t", 1)  # queued behind the window
-    assert [m.packet_id for m in sent(p)] == [e1.packet_id, e2.packet_id, e3.packet_id]
-    p.feed(unhex("50 02 %04x" % e3.packet_id), 0)
-    assert rec.take() == [("pubrec", e3.packet_id)]
-    assert sent(p) == [Ack(PUBREL, e3.packet_id)]
-    n = p.packets_received
-    p.feed(unhex("40 02 %04x  40 03 %04x 10  40 02 03e7  70 02 %04x" % (e1.packet_id, e2.packet_id, e3.packet_id)), 7)
+    ids = [e.packet_id for e in (e1, e2, e3, e4)]
+    assert [m.packet_id for m in sent(p)] == ids
+    n, m = p.packets_received, p.packets_sent
+    p.feed(
+        unhex(
+            "50 02 %04x  40 02 %04x  50 02 %04x  40 03 %04x 10  40 02 03e7  50 03 %04x 10"
+            % (e3.packet_id, e1.packet_id, e3.packet_id, e2.packet_id, e4.packet_id)
+        ),
+        7,
+    )
     assert rec.take() == [
-        ("done", e1.packet_id, 0),
+        ("pubrec", e3.packet_id),
+        ("done", e1.packet_id, 0),  # (a repeated PUBREC: PUBREL again, no second event)
         ("done", e2.packet_id, 0x10),  # No matching subscribers, in five bytes
         ("warning", "PUBACK for unknown packet identifier 999"),
-        ("done", e3.packet_id, 0),
+        ("pubrec", e4.packet_id),
     ]
-    assert p.packets_received == n + 4 and p.last_recv == 7
-    # The freed window sends what was queued, once.
-    assert [m.packet_id for m in sent(p)] == [q1.packet_id, q2.packet_id]
+    assert p.packets_received == n + 6 and p.last_recv == 7
+    assert p.packets_sent == m + 5 and p.last_sent == 7  # three PUBRELs and the two queued
+    # The window freed by the PUBACKs sends what was queued, once, after the run.
+    assert [(m.type, m.packet_id) for m in sent(p)] == [
+        (PUBREL, e3.packet_id), (PUBREL, e3.packet_id), (3, q1.packet_id), (3, q2.packet_id), (PUBREL, e4.packet_id)
+    ]
+    p.feed(unhex("50 02 %04x" % e4.packet_id), 8)  # a repeated PUBREC alone
+    assert rec.take() == [] and sent(p) == [Ack(PUBREL, e4.packet_id)] and p.last_sent == 8
+    p.feed(unhex("70 02 %04x  70 02 %04x" % (e3.packet_id, e4.packet_id)), 9)
+    assert rec.take() == [("done", e3.packet_id, 0), ("done", e4.packet_id, 0)]
     assert sorted(p.session.inflight) == sorted([q1.packet_id, q2.packet_id])
-    for bad, message in (("40 02 %04x", "PUBACK for a QoS 2 message"), ("70 02 %04x", "PUBCOMP before PUBREL")):
+    for bad, qos, message in (
+        ("40 02 %04x", 2, "PUBACK for a QoS 2 message"),
+        ("50 02 %04x", 1, "PUBREC for a QoS 1 message"),
+        ("70 02 %04x", 2, "PUBCOMP before PUBREL"),
+    ):
         p, rec = connected()
-        ok, qos2 = out_publish(p, "t", 1), out_publish(p, "t", 2)
+        ok, other = out_publish(p, "t", 1), out_publish(p, "t", qos)
         sent(p)
-        e = raises(ProtocolError, p.feed, unhex(("40 02 %04x  " % ok.packet_id) + bad % qos2.packet_id), 0)
+        e = raises(ProtocolError, p.feed, unhex(("40 02 %04x  " % ok.packet_id) + bad % other.packet_id), 0)
         assert str(e).startswith(message) and e.reason_code == 0x82
         assert rec.take() == [("done", ok.packet_id, 0)]
         assert sent(p) == [Disconnect(0x82)]
