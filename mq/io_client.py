@@ -204,7 +204,8 @@ class Client:
         self._reconnect_delay = reconnect_delay
         self._reconnect_max_delay = reconnect_max_delay
         self._ssl = ssl
-        self._default_handler = default_handler
+        # A list, as handlers_for answers: a message only it takes allocates nothing more.
+        self._default_handlers = None if default_handler is None else [default_handler]
         self._on_connect = on_connect
         self._on_connection_lost = on_connection_lost
         self._on_server_redirect = on_server_redirect
@@ -1031,12 +1032,14 @@ class Client:
 
     def on_message(self, message: "Message") -> None:
         props = message.properties
-        handlers = self._subs.handlers_for(message.topic, props.subscription_identifier if props else None)
+        handlers: "Optional[List[Handler]]" = self._subs.handlers_for(
+            message.topic, props.subscription_identifier if props else None
+        )
         if not handlers:
-            if self._default_handler is None:
+            handlers = self._default_handlers
+            if handlers is None:
                 self._log.debug("no handler for %s", message.topic)
                 return
-            handlers = [self._default_handler]
         chain = self._handler_chain
         if chain is not None:
             handlers = [chain.wrap(h) for h in handlers]
