@@ -49,9 +49,9 @@ def restore(store: "SessionStore", session: "Session", subs: "Subscriptions", ma
         if sub is None:
             sub = make_sub(flt, s)
             sub.subscription_id = None
-            subs.add(sub)
         if sub.subscription_id is None and sub.auto_id is None:
             # Kept as the client's own: the server's session may tag messages with it,
             # so it must still lead to this subscription and never be given to another.
             sub.auto_id = s.subscription_id
+        subs.add(sub)  # after its identifier is set: add() drops the routes kept so far
     return pids
