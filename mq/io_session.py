@@ -39,7 +39,7 @@ def restore(store: "SessionStore", session: "Session", subs: "Subscriptions", ma
         e = OutPublish(p.topic.encode(), p.payload, p.qos, p.retain, props, False, p.properties, None)
         # Sent by the earlier process (it is saved before it leaves): a resend, DUP set.
         e.state = RELEASED if p.released else SENT
-        e.dup = True
+        e.conn = -1
         e.seq = session.next_seq()
         session.restore(e, pid)  # _resume on CONNACK sends it again
         pids.append(pid)

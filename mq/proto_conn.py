@@ -252,7 +252,7 @@ class Protocol:
                 if done or not self.resend_on_session_loss:
                     self._finish(e, 0 if done else 0x80, None)
                     continue
-                e.dup = False
+                e.conn = 0  # resent as new: without DUP
             resend.append(e)
         if resend:
             again = set(resend)  # (a list would make this quadratic in a long queue)
@@ -651,10 +651,10 @@ class Protocol:
 
     def _send_publish(self, e: OutPublish, now: int) -> None:
         self.quota -= 1
-        e.conn = self.conn_no
         if not e.seq:
             e.seq = self.session.next_seq()
         if e.state == RELEASED:
+            e.conn = self.conn_no
             self._ack(_PUBREL, e.packet_id, 0, now)
             return
         a = 0
@@ -665,7 +665,9 @@ class Protocol:
                 topic = b""
             else:
                 a = -a
-        size = self.out.publish(self.version, topic, e.payload, e.qos, e.retain, e.dup, e.packet_id, e.props, a)
+        # DUP if it was sent before (conn, see OutPublish).
+        size = self.out.publish(self.version, topic, e.payload, e.qos, e.retain, e.conn != 0, e.packet_id, e.props, a)
+        e.conn = self.conn_no
         if size < 0:
             # Larger than the server accepts: fail this one, keep the connection.
             if a and topic:
@@ -674,7 +676,6 @@ class Protocol:
             self._finish(e, 0x95, None)
             return
         e.state = SENT
-        e.dup = True  # any later copy of this message is a resend
         self.packets_sent += 1
         self.last_sent = now
 
