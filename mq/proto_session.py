@@ -85,16 +85,17 @@ class Session:
     def assign(self, entry: "Union[OutPublish, OutRequest]") -> int:
         """Give entry a packet identifier that nothing in flight uses."""
         inflight = self.inflight
-        if len(inflight) >= 65535:
-            raise OverflowError("all 65535 packet identifiers are in use")
         pid = self._next_id
         if pid < 65535 and not self._reuse:
-            # Above every identifier in flight. Not looked up: MicroPython marks a deleted
-            # entry instead of emptying its slot, and a missing key is searched for past
-            # every mark, so in a dict whose keys move on (one up for each message, the
-            # acknowledged ones deleted) each miss soon scans the whole table.
+            # Above every identifier in flight (so fewer than 65535 are). Not looked up:
+            # MicroPython marks a deleted entry instead of emptying its slot, and a
+            # missing key is searched for past every mark, so in a dict whose keys move
+            # on (one up for each message, the acknowledged ones deleted) each miss soon
+            # scans the whole table.
             pid += 1
         else:
+            if len(inflight) >= 65535:
+                raise OverflowError("all 65535 packet identifiers are in use")
             self._reuse = True
             while True:
                 pid = pid + 1 if pid < 65535 else 1

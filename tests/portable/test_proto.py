@@ -1,6 +1,6 @@
 """The sans-I/O protocol layer, driven with byte sequences alone."""
 
-from support import raises, unhex
+from support import MICROPYTHON, SkipTest, raises, unhex
 
 from mq.errors import ProtocolError
 from mq.errors_rare import KeepAliveTimeout, PacketTooLarge
@@ -217,6 +217,23 @@ def test_packet_ids_are_never_reused_while_in_flight():
         seen[pid] = 1
         del p.session.inflight[pid]  # acknowledged at once
     assert sum(seen) == 65534 and not seen[1] and not seen[0]
+
+
+def test_all_65535_packet_ids_in_flight_refuse_one_more():
+    if MICROPYTHON:
+        raise SkipTest("a dict of 65535 identifiers does not fit the unix port's test heap")
+    from mq.proto_session import Session
+
+    # In order from 1, then (wrapped) by looking for a free one: both ways end in an error.
+    s = Session()
+    e = OutPublish(b"t", b"", 1)
+    for _ in range(65535):
+        s.assign(e)
+    assert len(s.inflight) == 65535
+    raises(OverflowError, s.assign, OutPublish(b"t", b"", 1))
+    del s.inflight[300]
+    assert s.assign(OutPublish(b"t", b"", 1)) == 300
+    raises(OverflowError, s.assign, OutPublish(b"t", b"", 1))
 
 
 def test_packet_ids_skip_those_restored_from_a_store():
