@@ -510,7 +510,7 @@ def test_a_run_of_acknowledgements_in_one_read_and_what_breaks_it():
     q1, q2 = out_publish(p, "t", 1), out_publish(p, "t", 1)  # queued behind the window
     ids = [e.packet_id for e in (e1, e2, e3, e4)]
     assert [m.packet_id for m in sent(p)] == ids
-    n, m = p.packets_received, p.packets_sent
+    received, sent_before = p.packets_received, p.packets_sent
     p.feed(
         unhex(
             "50 02 %04x  40 02 %04x  50 02 %04x  40 03 %04x 10  40 02 03e7  50 03 %04x 10"
@@ -525,8 +525,8 @@ def test_a_run_of_acknowledgements_in_one_read_and_what_breaks_it():
         ("warning", "PUBACK for unknown packet identifier 999"),
         ("pubrec", e4.packet_id),
     ]
-    assert p.packets_received == n + 6 and p.last_recv == 7
-    assert p.packets_sent == m + 5 and p.last_sent == 7  # three PUBRELs and the two queued
+    assert p.packets_received == received + 6 and p.last_recv == 7
+    assert p.packets_sent == sent_before + 5 and p.last_sent == 7  # three PUBRELs and the two queued
     # The window freed by the PUBACKs sends what was queued, once, after the run.
     assert [(m.type, m.packet_id) for m in sent(p)] == [
         (PUBREL, e3.packet_id), (PUBREL, e3.packet_id), (3, q1.packet_id), (3, q2.packet_id), (PUBREL, e4.packet_id)
